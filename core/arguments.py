@@ -1,0 +1,60 @@
+"""Argument checks shared by the optimizers: each error names the argument and what it accepts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    integer: bool = False,
+) -> None:
+    """Raise ValueError/TypeError unless ``value`` is a finite number in the stated range."""
+    kind = "an integer" if integer else "a number"
+    accepted = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, accepted):
+        raise TypeError(f"{name} must be {kind}, got {value!r} ({type(value).__name__})")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and value > high
+    if too_low or too_high:
+        left = "(" if low_open else "["
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf)" if high is None else f"{high:g}]"
+        raise ValueError(f"{name} must lie in {left}{lo}, {hi}, got {value!r}")
+
+
+def check_base_optimizer(base_optimizer: Any) -> None:
+    """Raise TypeError unless ``base_optimizer`` is a torch.optim.Optimizer subclass."""
+    if isinstance(base_optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            "base_optimizer must be an optimizer class such as torch.optim.SGD, not an "
+            f"instance ({type(base_optimizer).__name__}); pass its keyword arguments "
+            "(lr=..., momentum=...) to the SAM/ARSAM constructor instead"
+        )
+    if not (isinstance(base_optimizer, type) and issubclass(base_optimizer, torch.optim.Optimizer)):
+        raise TypeError(
+            "base_optimizer must be a torch.optim.Optimizer subclass such as torch.optim.SGD, "
+            f"got {base_optimizer!r}"
+        )
+
+
+def require_closure(closure: Callable[[], Any] | None, owner: str) -> Callable[[], Any]:
+    """Return ``closure`` or raise a TypeError explaining what the two-pass step needs."""
+    if closure is None or not callable(closure):
+        raise TypeError(
+            f"{owner}.step() needs a closure that clears the gradients, computes the loss on the "
+            "current batch, calls backward() and returns the loss: it runs the forward-backward "
+            "pass again at perturbed weights. Call it as opt.step(closure)."
+        )
+    return closure

@@ -1,0 +1,1 @@
+"""Task suites that train with the core optimizers through MMEngine."""
