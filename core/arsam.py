@@ -93,6 +93,10 @@ class ARSAM(SAM):
             )
         return chosen
 
+    def set_warmup_steps(self, warmup_steps: int) -> None:
+        """Set the warm-up length before the first step (e.g. converted from epochs)."""
+        self.schedule.set_warmup_steps(warmup_steps)
+
     # ------------------------------------------------------------------- step
     @torch.no_grad()
     def step(self, closure: Closure | None = None, grad_scaler: Any = None) -> Any:

@@ -163,6 +163,7 @@ class ARSAMSchedule:
         self.quota_gain = (float(quota_gain[0]), float(quota_gain[1]))
         self.max_quota = math.floor(window * max_sam_fraction)
         self.history = PSFHistory(window, var_blocks)
+        self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)
         self.step = 0
         self.quota = 1.0
@@ -170,6 +171,22 @@ class ARSAMSchedule:
         self.steps_since_sam: int | None = None
         self.coefficient = 0.0
         self.last_ratio = math.nan
+        if warmup_steps == 0:
+            self._start_window(adapt=False)
+
+    def set_warmup_steps(self, warmup_steps: int) -> None:
+        """Change the warm-up before the first step (front-ends that count it in epochs)."""
+        check_number("warmup_steps", warmup_steps, low=0, integer=True)
+        if warmup_steps == self.warmup_steps:
+            return
+        if self.step > 0:
+            raise ValueError(
+                f"the warm-up cannot change after training started (step {self.step}, "
+                f"warmup_steps {self.warmup_steps} -> {warmup_steps})"
+            )
+        self.warmup_steps = warmup_steps
+        self.generator.manual_seed(self.seed)
+        self.plan = []
         if warmup_steps == 0:
             self._start_window(adapt=False)
 
@@ -228,6 +245,7 @@ class ARSAMSchedule:
         """Position, quota, placement, reuse state, statistics and the generator's state."""
         return {
             "window": self.window,
+            "warmup_steps": self.warmup_steps,
             "step": self.step,
             "quota": self.quota,
             "plan": list(self.plan),
@@ -245,6 +263,7 @@ class ARSAMSchedule:
                 f"the saved ARSAM schedule used window={state['window']}, this one "
                 f"window={self.window}: resume with the same window"
             )
+        self.warmup_steps = int(state["warmup_steps"])
         self.step = int(state["step"])
         self.quota = float(state["quota"])
         self.plan = [bool(x) for x in state["plan"]]

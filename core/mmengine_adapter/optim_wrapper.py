@@ -1,0 +1,216 @@
+"""SAMOptimWrapper: the two-pass step for any MMEngine model, single process or distributed.
+
+MMEngine's ``train_step`` (BaseModel's, or MMDistributedDataParallel's own copy)
+preprocesses a batch, runs ``model(**data, mode='loss')`` inside
+``optim_wrapper.optim_context(model)`` and hands the parsed loss to
+``optim_wrapper.update_params``. This wrapper keeps a forward pre-hook on the
+model that the Runner trains (the DDP wrapper when there is one), so it knows
+the exact inputs of that forward. ``update_params`` then gives the optimizer a
+closure whose first call backpropagates the loss it was handed and whose later
+calls re-run that same forward, through the same (DDP) module, on the same
+preprocessed batch. Nothing about the model changes, and DDP synchronises the
+gradients of every pass.
+
+Gradient synchronisation, explicitly: both passes are all-reduced. ARSAM needs
+the first pass's gradient synchronised (it is the update on reuse steps and it
+defines PSF), so the SAM perturbation is the global-batch one.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from mmengine.logging import MessageHub
+from mmengine.optim import OptimWrapper
+from mmengine.registry import OPTIM_WRAPPERS
+from torch import nn
+
+from ..sam import SAM
+
+TELEMETRY_KEYS = ("sam_fraction", "quota", "psf_ratio", "grad_evals", "sam_steps")
+_DTYPES = {
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+}
+
+
+@OPTIM_WRAPPERS.register_module()
+class SAMOptimWrapper(OptimWrapper):
+    """OptimWrapper whose update runs SAM/ARSAM's passes through the model's own forward.
+
+    Args:
+        optimizer: a core SAM-family optimizer (type 'SAM', 'ARSAM', ...).
+        dtype: None (fp32), 'bfloat16' (autocast, no scaler; works on CPU) or
+            'float16' (autocast with a GradScaler).
+        loss_scale: 'dynamic' or a fixed float, for float16 only.
+        clip_grad: dict(max_norm=..., norm_type=2): clips the gradient the
+            base optimizer actually uses (the mixed ARSAM gradient).
+    """
+
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        accumulative_counts: int = 1,
+        clip_grad: dict | None = None,
+        dtype: str | None = None,
+        loss_scale: str | float = "dynamic",
+    ) -> None:
+        if not isinstance(optimizer, SAM):
+            raise TypeError(
+                "SAMOptimWrapper needs a two-pass optimizer (optimizer=dict(type='SAM' or "
+                f"'ARSAM', base_optimizer=dict(type=...))), got {type(optimizer).__name__}; "
+                "plain optimizers use type='OptimWrapper'"
+            )
+        if accumulative_counts != 1:
+            raise ValueError(
+                "SAMOptimWrapper does not support accumulative_counts (got "
+                f"{accumulative_counts}): a SAM step perturbs the weights from one minibatch's "
+                "gradient, so accumulating first passes over several minibatches is a "
+                "different method. Raise the batch size or use accumulative_counts=1."
+            )
+        super().__init__(optimizer, accumulative_counts=1, clip_grad=None)
+        self._configure_clipping(optimizer, clip_grad)
+        if dtype is not None and dtype not in _DTYPES:
+            raise ValueError(f"dtype must be None, 'float16' or 'bfloat16', got {dtype!r}")
+        self.cast_dtype = _DTYPES.get(dtype) if dtype else None
+        self.loss_scale = loss_scale
+        self.loss_scaler: torch.amp.GradScaler | None = None
+        self._model: nn.Module | None = None
+        self._inputs: tuple[tuple, dict] | None = None
+        self._hook: Any = None
+
+    @staticmethod
+    def _configure_clipping(optimizer: SAM, clip_grad: dict | None) -> None:
+        if not clip_grad:
+            return
+        clip_grad = dict(clip_grad)
+        kind = clip_grad.pop("type", "norm")
+        if kind != "norm" or "max_norm" not in clip_grad:
+            raise ValueError(
+                "clip_grad for SAM/ARSAM must be dict(max_norm=..., norm_type=2): clipping by "
+                f"value is not supported, got {dict(clip_grad, type=kind)}"
+            )
+        optimizer.max_grad_norm = float(clip_grad.pop("max_norm"))
+        optimizer.grad_norm_type = float(clip_grad.pop("norm_type", 2.0))
+        if clip_grad:
+            raise ValueError(f"unknown clip_grad options {sorted(clip_grad)}")
+
+    # --------------------------------------------------------------- binding
+    def bind_model(self, model: nn.Module) -> None:
+        """Watch ``model``'s training forwards and freeze its statistics in second passes."""
+        if self._hook is not None:
+            self._hook.remove()
+        self._model = model
+        self._hook = model.register_forward_pre_hook(self._capture_inputs, with_kwargs=True)
+        module = getattr(model, "module", model)
+        self.optimizer.freeze_statistics_of(module)
+        device = next(module.parameters()).device
+        if self.cast_dtype is torch.float16:
+            self.loss_scaler = _make_scaler(device.type, self.loss_scale)
+
+    def _capture_inputs(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        if module.training and kwargs.get("mode") == "loss":
+            self._inputs = (args, kwargs)
+
+    # ----------------------------------------------------------------- steps
+    @contextmanager
+    def optim_context(self, model: nn.Module):
+        """Autocast to the configured dtype around the forward pass."""
+        if self.cast_dtype is None:
+            yield
+            return
+        device_type = next(getattr(model, "module", model).parameters()).device.type
+        with torch.autocast(device_type=device_type, dtype=self.cast_dtype):
+            yield
+
+    def update_params(
+        self,
+        loss: torch.Tensor,
+        step_kwargs: dict | None = None,
+        zero_kwargs: dict | None = None,
+    ) -> None:
+        """One optimizer step: the optimizer decides how often the forward-backward runs."""
+        if self._model is None or self._inputs is None:
+            raise RuntimeError(
+                "SAMOptimWrapper has not seen the model's training forward. Build it through "
+                "the constructor: optim_wrapper=dict(type='SAMOptimWrapper', "
+                "constructor='SAMOptimWrapperConstructor', optimizer=...)"
+            )
+        self._resolve_warmup_epochs()
+        calls = 0
+        model, (args, kwargs) = self._model, self._inputs
+
+        def closure() -> torch.Tensor:
+            nonlocal calls
+            calls += 1
+            self.optimizer.zero_grad()
+            if calls == 1:
+                current = loss
+            else:
+                with self.optim_context(model):
+                    losses = model(*args, **kwargs)
+                current, _ = getattr(model, "module", model).parse_losses(losses)
+            scaled = self.loss_scaler.scale(current) if self.loss_scaler else current
+            scaled.backward()
+            return current
+
+        if self.loss_scaler is not None:
+            self.optimizer.step(closure, grad_scaler=self.loss_scaler)
+            self.loss_scaler.update(None if self.loss_scale == "dynamic" else self.loss_scale)
+        else:
+            self.optimizer.step(closure)
+        self._inner_count += 1
+        self.zero_grad(**(zero_kwargs or {}))
+        self._inputs = None
+        self._log_telemetry()
+
+    def _resolve_warmup_epochs(self) -> None:
+        epochs = getattr(self.optimizer, "warmup_epochs", None)
+        if epochs is None:
+            return
+        hub = MessageHub.get_current_instance()
+        max_iters, max_epochs = hub.get_info("max_iters"), hub.get_info("max_epochs")
+        if not max_iters or not max_epochs:
+            raise ValueError(
+                "warmup_epochs needs an epoch-based train loop (train_cfg=dict(by_epoch=True, "
+                "max_epochs=...)); with an iteration-based loop give warmup_steps instead"
+            )
+        steps = round(epochs * max_iters / max_epochs)
+        self.optimizer.set_warmup_steps(steps)
+        self.optimizer.warmup_epochs = None
+
+    def _log_telemetry(self) -> None:
+        hub = MessageHub.get_current_instance()
+        stats = self.optimizer.stats
+        for key in TELEMETRY_KEYS:
+            value = stats.get(key)
+            if value is not None and value == value:  # skip NaN (no PSF measured yet)
+                hub.update_scalar(f"train/{key}", value)
+
+    # ------------------------------------------------------------ checkpoint
+    def state_dict(self) -> dict:
+        """The optimizer's state (and the loss scaler's, for float16)."""
+        state = self.optimizer.state_dict()
+        if self.loss_scaler is not None:
+            state["loss_scaler"] = self.loss_scaler.state_dict()
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore what ``state_dict`` returned."""
+        state_dict = dict(state_dict)
+        scaler_state = state_dict.pop("loss_scaler", None)
+        if scaler_state is not None and self.loss_scaler is not None:
+            self.loss_scaler.load_state_dict(scaler_state)
+        self.optimizer.load_state_dict(state_dict)
+
+
+def _make_scaler(device_type: str, loss_scale: str | float) -> torch.amp.GradScaler:
+    if loss_scale == "dynamic":
+        return torch.amp.GradScaler(device_type)
+    if isinstance(loss_scale, (int, float)) and loss_scale > 0:
+        return torch.amp.GradScaler(device_type, init_scale=float(loss_scale))
+    raise ValueError(f"loss_scale must be 'dynamic' or a positive number, got {loss_scale!r}")

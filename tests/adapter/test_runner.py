@@ -1,0 +1,135 @@
+"""The two-pass step through MMEngine's real Runner: optimizers, resume, AMP, telemetry."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from core import ARSAM, SAM
+from core.mmengine_adapter.entry import build_runner
+
+
+def train(cfg: Config) -> Runner:
+    runner = build_runner(copy.deepcopy(cfg))
+    runner.train()
+    return runner
+
+
+def use_optimizer(cfg: Config, kind: str) -> None:
+    if kind == "SGD":
+        cfg.optim_wrapper = dict(type="OptimWrapper", optimizer=dict(type="SGD", lr=0.1))
+    else:
+        cfg.optim_wrapper.optimizer.type = kind
+        if kind == "SAM":
+            for key in ("warmup_epochs", "window", "var_blocks"):
+                cfg.optim_wrapper.optimizer.pop(key)
+
+
+@pytest.mark.parametrize(("kind", "forwards_per_iter"), [("SGD", 1), ("SAM", 2), ("ARSAM", 2)])
+def test_two_iterations_with_each_optimizer(toy_cfg: Config, kind: str, forwards_per_iter: int):
+    use_optimizer(toy_cfg, kind)
+    toy_cfg.train_cfg = dict(type="IterBasedTrainLoop", max_iters=2, val_interval=100)
+    toy_cfg.optim_wrapper.get("optimizer", {}).pop("warmup_epochs", None)
+    if kind == "ARSAM":
+        toy_cfg.optim_wrapper.optimizer.warmup_steps = 2
+    runner = train(toy_cfg)
+    assert runner.model.loss_forwards == 2 * forwards_per_iter
+    if kind != "SGD":
+        assert runner.optim_wrapper.optimizer.stats["grad_evals"] == 2 * forwards_per_iter
+        assert int(runner.model.net[1].num_batches_tracked) == 2  # statistics frozen in pass 2
+
+
+def test_arsam_skips_second_passes_after_warmup(toy_cfg: Config) -> None:
+    toy_cfg.train_cfg.max_epochs = 6
+    runner = train(toy_cfg)
+    opt = runner.optim_wrapper.optimizer
+    assert isinstance(opt, ARSAM)
+    assert opt.schedule.warmup_steps == 4  # warmup_epochs=1, 4 iterations per epoch
+    assert opt.stats["steps"] == 24
+    assert 4 <= opt.stats["sam_steps"] < 24
+    assert runner.model.loss_forwards == 24 + opt.stats["sam_steps"]
+
+
+def test_telemetry_reaches_the_logs(toy_cfg: Config) -> None:
+    runner = train(toy_cfg)
+    scalars = osp.join(runner.log_dir, "vis_data", "scalars.json")
+    with open(scalars) as f:
+        records = [json.loads(line) for line in f]
+    keys = set().union(*records)
+    assert {"sam_fraction", "quota", "grad_evals"} <= keys
+
+
+def test_resume_continues_the_schedule_exactly(toy_cfg: Config, tmp_path) -> None:
+    toy_cfg.train_cfg.max_epochs = 4
+    straight = train(toy_cfg)
+
+    first = copy.deepcopy(toy_cfg)
+    first.work_dir = str(tmp_path / "interrupted")
+    first.train_cfg.max_epochs = 2
+    train(first)
+    resumed_cfg = copy.deepcopy(toy_cfg)
+    resumed_cfg.work_dir = first.work_dir
+    resumed_cfg.resume = True
+    resumed_cfg.load_from = osp.join(first.work_dir, "epoch_2.pth")
+    resumed = train(resumed_cfg)
+
+    a, b = straight.optim_wrapper.optimizer, resumed.optim_wrapper.optimizer
+    assert a.stats == b.stats
+    assert a.schedule.plan == b.schedule.plan
+    for p, q in zip(straight.model.parameters(), resumed.model.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_checkpoints_load_with_weights_only(toy_cfg: Config) -> None:
+    runner = train(toy_cfg)
+    checkpoint = torch.load(osp.join(runner.work_dir, "epoch_2.pth"), weights_only=True)
+    assert checkpoint["optimizer"]["kind"] == "ARSAM"
+    assert "schedule" in checkpoint["optimizer"]
+
+
+def test_bf16_amp_on_cpu(toy_cfg: Config) -> None:
+    from core.mmengine_adapter.entry import enable_amp
+
+    enable_amp(toy_cfg)
+    assert toy_cfg.optim_wrapper.dtype == "bfloat16"
+    runner = train(toy_cfg)
+    assert all(torch.isfinite(p).all() for p in runner.model.parameters())
+    assert runner.optim_wrapper.optimizer.stats["steps"] == 8
+
+
+def test_fp16_grad_scaler_path_on_cpu(toy_cfg: Config) -> None:
+    toy_cfg.optim_wrapper.dtype = "float16"
+    runner = train(toy_cfg)
+    wrapper = runner.optim_wrapper
+    assert wrapper.loss_scaler is not None
+    assert "loss_scaler" in wrapper.state_dict()
+    assert wrapper.optimizer.stats["steps"] + wrapper.optimizer.stats["skipped_steps"] == 8
+
+
+def test_clip_grad_goes_to_the_final_gradient(toy_cfg: Config) -> None:
+    toy_cfg.optim_wrapper.clip_grad = dict(max_norm=0.5, norm_type=2)
+    runner = train(toy_cfg)
+    assert runner.optim_wrapper.optimizer.max_grad_norm == 0.5
+
+
+def test_exclude_from_perturbation_makes_unperturbed_groups(toy_cfg: Config) -> None:
+    toy_cfg.optim_wrapper.exclude_from_perturbation = [r"net\.1\."]
+    toy_cfg.train_cfg.max_epochs = 1
+    runner = train(toy_cfg)
+    groups = runner.optim_wrapper.optimizer.param_groups
+    assert [g["perturb"] for g in groups] == [True, False]
+    assert len(groups[1]["params"]) == 2  # BatchNorm weight and bias
+
+
+def test_sam_wrapper_with_a_plain_model_forward(toy_cfg: Config) -> None:
+    use_optimizer(toy_cfg, "SAM")
+    toy_cfg.train_cfg.max_epochs = 1
+    runner = train(toy_cfg)
+    assert isinstance(runner.optim_wrapper.optimizer, SAM)
+    assert runner.model.loss_forwards == 8

@@ -1,0 +1,32 @@
+custom_imports = dict(
+    imports=["core.mmengine_adapter", "tests.adapter.toy"], allow_failed_imports=False
+)
+model = dict(type="AdapterToyModel")
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=0,
+    sampler=dict(type="DefaultSampler", shuffle=True),
+    collate_fn=dict(type="default_collate"),
+    dataset=dict(type="AdapterToyDataset", size=32),
+)
+train_cfg = dict(by_epoch=True, max_epochs=2, val_interval=100)
+optim_wrapper = dict(
+    type="SAMOptimWrapper",
+    constructor="SAMOptimWrapperConstructor",
+    optimizer=dict(
+        type="ARSAM",
+        base_optimizer=dict(type="SGD", lr=0.1, momentum=0.9),
+        rho=0.05,
+        warmup_epochs=1,
+        window=4,
+        var_blocks=2,
+    ),
+)
+default_hooks = dict(
+    logger=dict(type="LoggerHook", interval=1),
+    checkpoint=dict(type="CheckpointHook", interval=1),
+)
+randomness = dict(seed=0)
+log_level = "WARNING"
+default_scope = None
+visualizer = dict(type="Visualizer", vis_backends=[dict(type="LocalVisBackend")])

@@ -1,0 +1,51 @@
+"""Train any task from its config: python tools/train.py CONFIG [options]."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from mmengine.config import DictAction
+
+from core.mmengine_adapter.entry import load_config, main, train
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, in MMPose's conventions."""
+    parser = argparse.ArgumentParser(description="Train a model with SGD/Adam, SAM or ARSAM.")
+    parser.add_argument("config", help="config file, e.g. configs/pose/hrnet_arsam.py")
+    parser.add_argument("--work-dir", help="where logs and checkpoints go")
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const="auto",
+        help="resume from this checkpoint, or from the latest one in the work dir if no path",
+    )
+    parser.add_argument("--amp", action="store_true", help="mixed precision (fp16 GPU, bf16 CPU)")
+    parser.add_argument(
+        "--cfg-options", nargs="+", action=DictAction, help="override config entries: key=value"
+    )
+    parser.add_argument("--launcher", choices=["none", "pytorch"], default="none")
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
+    return args
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Load the config and train."""
+    args = parse_args(argv)
+    cfg = load_config(
+        args.config,
+        work_dir=args.work_dir,
+        resume=args.resume,
+        amp=args.amp,
+        cfg_options=args.cfg_options,
+        launcher=args.launcher,
+    )
+    train(cfg)
+
+
+if __name__ == "__main__":
+    sys.exit(main(run))
