@@ -50,7 +50,7 @@ class SelectiveSAM(SAM):
 
     def _sam_step_ahead(self) -> bool:
         """Whether the coming step is a SAM step (no state changes)."""
-        raise NotImplementedError(f"{type(self).__name__} decides its SAM steps in step()")
+        raise TypeError(f"{type(self).__name__} must define _sam_step_ahead or override step()")
 
     def _checked(self, grad_scaler: Any) -> bool:
         """Whether this step checks its gradients for inf/NaN."""

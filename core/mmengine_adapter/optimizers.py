@@ -16,9 +16,16 @@ from typing import Any
 import torch
 from mmengine.registry import OPTIMIZERS
 
-from .. import ARSAM, SAM
+from .. import AESAM, ARSAM, SAM, SAMK, LookSAM, RandomSAM
 
-TWO_PASS_OPTIMIZERS: dict[str, type[SAM]] = {"SAM": SAM, "ARSAM": ARSAM}
+TWO_PASS_OPTIMIZERS: dict[str, type[SAM]] = {
+    "SAM": SAM,
+    "ARSAM": ARSAM,
+    "SAMK": SAMK,
+    "LookSAM": LookSAM,
+    "AESAM": AESAM,
+    "RandomSAM": RandomSAM,
+}
 
 
 def resolve_base_optimizer(config: Any) -> tuple[type[torch.optim.Optimizer], dict[str, Any]]:
