@@ -8,8 +8,10 @@ tools print it instead of a stack trace.
 from __future__ import annotations
 
 import importlib
+import itertools
 import os.path as osp
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +23,8 @@ from mmengine.runner import Runner
 
 from .distributed import prepare_cpu_distributed
 from .optimizers import TWO_PASS_OPTIMIZERS
+
+_RUN_NUMBERS = itertools.count()
 
 
 class UserError(Exception):
@@ -143,8 +147,16 @@ def user_errors() -> Iterator[None]:
 
 
 def build_runner(cfg: Config) -> Runner:
-    """A Runner for ``cfg``, with CPU distributed support."""
+    """A Runner for ``cfg``, with CPU distributed support and a process-unique experiment name.
+
+    MMEngine keeps one logger and one visualizer per experiment name, and its default name
+    has a resolution of one second: two runs started in the same second in one process
+    (tests, tools/compare.py) would otherwise write their logs into the first run's folder.
+    """
     prepare_cpu_distributed(cfg)
+    if cfg.get("experiment_name") is None:
+        stem = osp.splitext(osp.basename(cfg.filename or "run"))[0]
+        cfg.experiment_name = f"{stem}_{time.strftime('%Y%m%d_%H%M%S')}_{next(_RUN_NUMBERS)}"
     return Runner.from_cfg(cfg)
 
 

@@ -18,6 +18,7 @@ defines PSF), so the SAM perturbation is the global-batch one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
@@ -158,15 +159,19 @@ class SAMOptimWrapper(OptimWrapper):
             scaled.backward()
             return current
 
-        if self.loss_scaler is not None:
-            self.optimizer.step(closure, grad_scaler=self.loss_scaler)
-            self.loss_scaler.update(None if self.loss_scale == "dynamic" else self.loss_scale)
-        else:
-            self.optimizer.step(closure)
+        self.step(closure)
         self._inner_count += 1
         self.zero_grad(**(zero_kwargs or {}))
         self._inputs = None
         self._log_telemetry()
+
+    def step(self, closure: Callable[[], torch.Tensor] | None = None, **kwargs: Any) -> None:
+        """Let the optimizer run ``closure`` as often as it needs and update the weights."""
+        if self.loss_scaler is not None:
+            self.optimizer.step(closure, grad_scaler=self.loss_scaler, **kwargs)
+            self.loss_scaler.update(None if self.loss_scale == "dynamic" else self.loss_scale)
+        else:
+            self.optimizer.step(closure, **kwargs)
 
     def _resolve_warmup_epochs(self) -> None:
         epochs = getattr(self.optimizer, "warmup_epochs", None)

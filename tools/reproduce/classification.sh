@@ -13,6 +13,7 @@
 #   SKIP_DONE=1                            skip runs whose run_info.json exists
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+export PYTHONPATH="$(pwd)${PYTHONPATH:+:${PYTHONPATH}}"
 
 GPUS=${1:-1}
 MODELS=${MODELS:-"resnet18 wrn28_10 pyramidnet110"}

@@ -1,0 +1,241 @@
+"""Summarise classification work directories into one Markdown table.
+
+Each run is one MMEngine work directory named ``<model>_<dataset>_<optimizer>`` (the config's
+name). The summary reads the JSON scalar logs under ``<timestamp>/vis_data/`` (every timestamp,
+so resumed runs are included), the dumped config for the batch size, and an optional
+``run_info.json`` written by ``tools/reproduce/classification.sh`` (``wall_time_s``, ``gpus``).
+Missing keys show as ``-``.
+
+    python -m tasks.classification.collect_results work_dirs/classification --output results.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import os
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from mmengine.config import Config
+
+from .accuracy import TOP1_KEY
+
+TELEMETRY_KEYS = ("sam_fraction", "quota", "psf_ratio", "grad_evals")
+OPTIMIZERS = ("sgd", "sam", "arsam")
+COLUMNS = (
+    ("run", "Run"),
+    ("model", "Model"),
+    ("dataset", "Dataset"),
+    ("optimizer", "Optimizer"),
+    ("top1_best", "Top-1 best (%)"),
+    ("top1_last", "Top-1 last (%)"),
+    ("epochs", "Epochs"),
+    ("wall_time_s", "Wall time (s)"),
+    ("time_vs_sam", "Time / SAM"),
+    ("images_per_s", "Images/s"),
+    ("sam_fraction", "SAM fraction"),
+    ("quota", "Quota"),
+    ("psf_ratio", "PSF ratio"),
+    ("grad_evals", "Grad evals"),
+)
+
+
+def read_scalar_records(work_dir: str) -> list[dict[str, Any]]:
+    """All JSON log records of a work directory, oldest timestamp first."""
+    records: list[dict[str, Any]] = []
+    for vis_dir in sorted(glob.glob(os.path.join(work_dir, "*", "vis_data"))):
+        scalars = os.path.join(vis_dir, "scalars.json")
+        paths = [scalars] if os.path.isfile(scalars) else sorted(glob.glob(f"{vis_dir}/*.json"))
+        for path in paths[:1]:
+            with open(path) as handle:
+                for line in handle:
+                    line = line.strip()
+                    if line:
+                        try:
+                            records.append(json.loads(line))
+                        except json.JSONDecodeError:
+                            continue
+    return records
+
+
+def _lookup(record: dict[str, Any], key: str) -> Any:
+    """``record[key]``, also accepting prefixed names such as ``train/key`` or ``optim/key``."""
+    if key in record:
+        return record[key]
+    for name, value in record.items():
+        if name.rsplit("/", 1)[-1] == key:
+            return value
+    return None
+
+
+def _last(records: Sequence[dict[str, Any]], key: str) -> float | None:
+    """The last finite value logged under ``key``."""
+    for record in reversed(records):
+        value = _lookup(record, key)
+        if isinstance(value, int | float) and math.isfinite(value):
+            return float(value)
+    return None
+
+
+def _batch_size(work_dir: str) -> int | None:
+    """Per-device training batch size from the config MMEngine dumped into the work dir."""
+    candidates = sorted(glob.glob(os.path.join(work_dir, "*", "vis_data", "config.py")))
+    candidates += sorted(glob.glob(os.path.join(work_dir, "*.py")))
+    for path in reversed(candidates):
+        try:
+            cfg = Config.fromfile(path, import_custom_modules=False)
+            return int(cfg.train_dataloader.batch_size)
+        except Exception:
+            continue
+    return None
+
+
+def _read_run_info(work_dir: str) -> dict[str, Any]:
+    """The optional ``run_info.json`` of a work directory."""
+    path = os.path.join(work_dir, "run_info.json")
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def split_run_name(name: str) -> tuple[str, str, str]:
+    """``resnet18_cifar10_arsam`` -> (``resnet18``, ``cifar10``, ``arsam``), best effort."""
+    parts = name.split("_")
+    optimizer = parts[-1] if len(parts) > 1 and parts[-1] in OPTIMIZERS else ""
+    rest = parts[:-1] if optimizer else parts
+    dataset = next((p for p in rest if p.startswith(("cifar", "digits"))), "")
+    model = "_".join(p for p in rest if p != dataset)
+    return model or dataset, dataset, optimizer
+
+
+def summarize_run(work_dir: str, metric: str = TOP1_KEY) -> dict[str, Any]:
+    """Accuracy, time, throughput and SAM telemetry of one work directory."""
+    records = read_scalar_records(work_dir)
+    train = [r for r in records if "iter" in r or "lr" in r or "loss" in r]
+    val = [r for r in records if metric in r]
+    scores = [float(r[metric]) for r in val]
+    info = _read_run_info(work_dir)
+    name = os.path.basename(os.path.normpath(work_dir))
+    model, dataset, optimizer = split_run_name(name)
+    row: dict[str, Any] = {
+        "run": name,
+        "model": model,
+        "dataset": dataset,
+        "optimizer": optimizer,
+        "top1_best": max(scores) if scores else None,
+        "top1_last": scores[-1] if scores else None,
+        "epochs": _last(train, "epoch"),
+    }
+    iter_times = [float(r["time"]) for r in train if isinstance(r.get("time"), int | float)]
+    iterations = _last(train, "iter")
+    mean_iter_time = statistics.fmean(iter_times) if iter_times else None
+    wall_time = info.get("wall_time_s")
+    if wall_time is None and mean_iter_time is not None and iterations is not None:
+        wall_time = mean_iter_time * iterations
+    row["wall_time_s"] = wall_time
+    batch_size = info.get("batch_size") or _batch_size(work_dir)
+    gpus = int(info.get("gpus", 1) or 1)
+    row["images_per_s"] = (
+        batch_size * gpus / mean_iter_time if batch_size and mean_iter_time else None
+    )
+    for key in TELEMETRY_KEYS:
+        row[key] = _last(train, key)
+    if row["sam_fraction"] is None:
+        steps, sam_steps = _last(train, "steps"), _last(train, "sam_steps")
+        if steps and sam_steps is not None:
+            row["sam_fraction"] = sam_steps / steps
+    return row
+
+
+def _add_time_vs_sam(rows: list[dict[str, Any]]) -> None:
+    """Wall time of each run relative to the SAM run of the same model and dataset."""
+    sam_time = {
+        (r["model"], r["dataset"]): r["wall_time_s"]
+        for r in rows
+        if r["optimizer"] == "sam" and r["wall_time_s"]
+    }
+    for row in rows:
+        reference = sam_time.get((row["model"], row["dataset"]))
+        has_both = reference and row["wall_time_s"] is not None
+        row["time_vs_sam"] = row["wall_time_s"] / reference if has_both else None
+
+
+CELL_FORMATS = {
+    "top1_best": "{:.2f}",
+    "top1_last": "{:.2f}",
+    "epochs": "{:.0f}",
+    "wall_time_s": "{:.0f}",
+    "time_vs_sam": "{:.3f}",
+    "images_per_s": "{:.1f}",
+    "sam_fraction": "{:.3f}",
+    "quota": "{:.2f}",
+    "psf_ratio": "{:.3f}",
+    "grad_evals": "{:.0f}",
+}
+
+
+def _format(key: str, value: Any) -> str:
+    """Table cell text."""
+    if value is None:
+        return "-"
+    if isinstance(value, int | float) and key in CELL_FORMATS:
+        return CELL_FORMATS[key].format(value)
+    return str(value)
+
+
+def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Rows as a Markdown table with the columns of ``COLUMNS``."""
+    lines = [
+        "| " + " | ".join(title for _, title in COLUMNS) + " |",
+        "|" + "|".join("---" for _ in COLUMNS) + "|",
+    ]
+    for row in rows:
+        lines.append("| " + " | ".join(_format(key, row.get(key)) for key, _ in COLUMNS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def find_work_dirs(paths: Sequence[str]) -> list[str]:
+    """Work directories among ``paths``: each path itself, or its subdirectories, with logs."""
+    found = []
+    for path in paths:
+        if glob.glob(os.path.join(path, "*", "vis_data")):
+            found.append(path)
+            continue
+        for child in sorted(glob.glob(os.path.join(path, "*"))):
+            if glob.glob(os.path.join(child, "*", "vis_data")):
+                found.append(child)
+    return found
+
+
+def collect(paths: Sequence[str], metric: str = TOP1_KEY) -> str:
+    """The Markdown table of every work directory found under ``paths``."""
+    order = {name: index for index, name in enumerate(OPTIMIZERS)}
+    rows = [summarize_run(work_dir, metric) for work_dir in find_work_dirs(paths)]
+    rows.sort(key=lambda r: (r["dataset"], r["model"], order.get(r["optimizer"], 99), r["run"]))
+    _add_time_vs_sam(rows)
+    return markdown_table(rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+", help="work directories or folders holding them")
+    parser.add_argument("--output", help="also write the table to this file")
+    parser.add_argument("--metric", default=TOP1_KEY, help="validation key for accuracy")
+    args = parser.parse_args(argv)
+    table = collect(args.paths, args.metric)
+    print(table, end="")
+    if args.output:
+        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+        with open(args.output, "w") as handle:
+            handle.write(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,47 @@
+"""MMEngine model around a registered classification network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mmengine.model import BaseModel
+from mmengine.registry import MODELS
+from torch import Tensor
+
+from .smooth_cross_entropy import smooth_cross_entropy
+
+
+@MODELS.register_module()
+class ImageClassifier(BaseModel):
+    """Backbone logits; 'loss' mode uses label-smoothed cross entropy."""
+
+    def __init__(
+        self,
+        backbone: dict,
+        label_smoothing: float = 0.1,
+        data_preprocessor: dict | None = None,
+        init_cfg: dict | None = None,
+    ) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        self.label_smoothing = label_smoothing
+
+    def forward(
+        self, inputs: Tensor, labels: Tensor | None = None, mode: str = "tensor"
+    ) -> Tensor | dict[str, Tensor] | list[dict[str, Any]]:
+        """'tensor': logits; 'loss': dict(loss=...); 'predict': one dict per sample."""
+        logits = self.backbone(inputs)
+        if mode == "tensor":
+            return logits
+        if mode == "loss":
+            if labels is None:
+                raise ValueError("mode='loss' needs labels")
+            return {"loss": smooth_cross_entropy(logits, labels, self.label_smoothing)}
+        if mode == "predict":
+            scores = logits.detach().float().cpu()
+            targets = [None] * len(scores) if labels is None else labels.detach().cpu().tolist()
+            return [
+                {"scores": score, "pred_label": int(score.argmax()), "gt_label": target}
+                for score, target in zip(scores, targets, strict=True)
+            ]
+        raise ValueError(f"mode must be 'tensor', 'loss' or 'predict', got {mode!r}")

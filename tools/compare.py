@@ -1,0 +1,111 @@
+"""Train one classification config with each optimizer and seed; tabulate and plot accuracy
+against cost: python tools/compare.py [options]."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from mmengine.config import DictAction
+
+from core.mmengine_adapter.entry import UserError
+from tasks.benchmarks.compare_report import compare_markdown, write_compare
+from tasks.benchmarks.comparison import (
+    DEFAULT_OPTIMIZERS,
+    DEFAULT_PREFIX,
+    CompareSettings,
+    run_all,
+    summarize_optimizers,
+)
+from tasks.benchmarks.plots import write_plots
+
+
+def _json_object(value: str) -> dict[str, Any]:
+    parsed = json.loads(value)
+    if not isinstance(parsed, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {value!r}")
+    return parsed
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--config-prefix",
+        default=DEFAULT_PREFIX,
+        help="configs <prefix>_sgd.py, <prefix>_sam.py, <prefix>_arsam.py (peers use _sam.py)",
+    )
+    parser.add_argument(
+        "--optimizers",
+        nargs="+",
+        default=[",".join(DEFAULT_OPTIMIZERS)],
+        help="names, space- or comma-separated",
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--label-noise", type=float, default=0.0, help="share of training labels flipped"
+    )
+    parser.add_argument("--quick", action="store_true", help="1 epoch, first seed only")
+    parser.add_argument("--out", default="work_dirs/compare", help="output folder")
+    parser.add_argument(
+        "--cfg-options", nargs="+", action=DictAction, default={}, help="key=value for every run"
+    )
+    parser.add_argument(
+        "--optimizer-options",
+        type=_json_object,
+        default={},
+        help='per-optimizer keyword arguments, JSON: \'{"SAMK": {"k": 2}}\'',
+    )
+    parser.add_argument("--metric", default="accuracy/top1", help="validation metric key")
+    parser.add_argument(
+        "--skip-existing", action="store_true", help="reuse runs that already finished"
+    )
+    return parser.parse_args(argv)
+
+
+def settings_from(args: argparse.Namespace) -> CompareSettings:
+    """CompareSettings from the parsed command line."""
+    names = [n.strip() for item in args.optimizers for n in item.split(",") if n.strip()]
+    return CompareSettings(
+        config_prefix=args.config_prefix,
+        optimizers=names,
+        seeds=list(args.seeds),
+        label_noise=args.label_noise,
+        quick=args.quick,
+        out=args.out,
+        cfg_options=dict(args.cfg_options or {}),
+        optimizer_options=args.optimizer_options,
+        metric=args.metric,
+        skip_existing=args.skip_existing,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train, then write compare.md, compare.json and the PNG figures."""
+    settings = settings_from(parse_args(argv))
+    try:
+        if not 0.0 <= settings.label_noise < 1.0:
+            raise UserError(f"--label-noise must lie in [0, 1), got {settings.label_noise}")
+        runs = run_all(settings)
+    except (UserError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    seeds = sorted({run["seed"] for run in runs})
+    result = {
+        "settings": asdict(settings),
+        "seeds": seeds,
+        "summary": summarize_optimizers(runs),
+        "runs": runs,
+    }
+    result["plots"] = write_plots(runs, settings.metric, settings.out)
+    markdown, json_path = write_compare(result, settings.out)
+    print(compare_markdown(result))
+    print("written: " + ", ".join([markdown, json_path, *result["plots"]]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Quantization-aware training table: ResNet-18 x {W4A4, W2A2} x {CIFAR-10, CIFAR-100}
+# x {SGD, SAM, ARSAM} (Brevitas, learned LSQ-style scales, 8-bit first and last layers),
+# then one Markdown table of accuracy, wall time, throughput and SAM fraction. Meant for a
+# GPU machine; expects data/cifar10 and data/cifar100 (torchvision's cifar-10-batches-py /
+# cifar-100-python folders).
+#
+# Usage: tools/reproduce/quantization.sh [GPUS]
+#   GPUS > 1 launches tools/dist_train.sh and keeps the total batch at 128.
+# Environment (all optional):
+#   BITS="w4a4 w2a2"  DATASETS="cifar10 cifar100"  OPTIMIZERS="sgd sam arsam"
+#   WORK_ROOT=work_dirs/quantization  PYTHON=python
+#   FLOAT_ROOT=work_dirs/classification   start every run from the float ResNet-18 of the
+#                                         classification table (resnet18_<dataset>_sgd, its
+#                                         last checkpoint) instead of from scratch
+#   CFG_OPTIONS="train_cfg.max_epochs=1"  extra --cfg-options (key=value, space separated)
+#   SKIP_DONE=1                           skip runs whose run_info.json exists
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+GPUS=${1:-1}
+BITS=${BITS:-"w4a4 w2a2"}
+DATASETS=${DATASETS:-"cifar10 cifar100"}
+OPTIMIZERS=${OPTIMIZERS:-"sgd sam arsam"}
+WORK_ROOT=${WORK_ROOT:-work_dirs/quantization}
+PYTHON=${PYTHON:-python}
+FLOAT_ROOT=${FLOAT_ROOT:-}
+CFG_OPTIONS=${CFG_OPTIONS:-}
+SKIP_DONE=${SKIP_DONE:-0}
+TOTAL_BATCH=128
+
+if ! [[ "$GPUS" =~ ^[1-9][0-9]*$ ]] || (( TOTAL_BATCH % GPUS != 0 )); then
+    echo "GPUS must be a positive divisor of ${TOTAL_BATCH}, got '${GPUS}'" >&2
+    exit 2
+fi
+BATCH_PER_GPU=$(( TOTAL_BATCH / GPUS ))
+
+# The float checkpoint of a dataset: the last checkpoint of the classification SGD run.
+float_checkpoint() {
+    local pointer="${FLOAT_ROOT}/resnet18_$1_sgd/last_checkpoint"
+    if [[ ! -f "$pointer" ]]; then
+        echo "no float checkpoint for $1: ${pointer} not found (run" \
+            "tools/reproduce/classification.sh first, or unset FLOAT_ROOT)" >&2
+        return 1
+    fi
+    cat "$pointer"
+}
+
+mkdir -p "$WORK_ROOT"
+failed=()
+for bits in $BITS; do
+    for dataset in $DATASETS; do
+        init=()
+        if [[ -n "$FLOAT_ROOT" ]]; then
+            checkpoint=$(float_checkpoint "$dataset") || exit 2
+            init=(model.backbone.float_checkpoint="$checkpoint")
+        fi
+        for optimizer in $OPTIMIZERS; do
+            name="resnet18_${bits}_${dataset}_${optimizer}"
+            config="configs/quantization/${name}.py"
+            work_dir="${WORK_ROOT}/${name}"
+            if [[ "$SKIP_DONE" == 1 && -f "${work_dir}/run_info.json" ]]; then
+                echo "== ${name}: done, skipped"
+                continue
+            fi
+            # shellcheck disable=SC2206  # CFG_OPTIONS is a space-separated list on purpose
+            options=(train_dataloader.batch_size=${BATCH_PER_GPU} "${init[@]}" ${CFG_OPTIONS})
+            echo "== ${name} on ${GPUS} device(s)"
+            start=$(date +%s)
+            if (( GPUS > 1 )); then
+                bash tools/dist_train.sh "$config" "$GPUS" --work-dir "$work_dir" \
+                    --cfg-options "${options[@]}"
+            else
+                "$PYTHON" tools/train.py "$config" --work-dir "$work_dir" \
+                    --cfg-options "${options[@]}"
+            fi
+            status=$?
+            elapsed=$(( $(date +%s) - start ))
+            if (( status != 0 )); then
+                echo "!! ${name} failed (exit ${status})" >&2
+                failed+=("$name")
+                continue
+            fi
+            printf '{"wall_time_s": %d, "gpus": %d, "batch_size": %d, "config": "%s"}\n' \
+                "$elapsed" "$GPUS" "$BATCH_PER_GPU" "$config" > "${work_dir}/run_info.json"
+        done
+    done
+done
+
+"$PYTHON" -m tasks.classification.collect_results "$WORK_ROOT" --output "${WORK_ROOT}/results.md"
+echo "Table written to ${WORK_ROOT}/results.md"
+if (( ${#failed[@]} > 0 )); then
+    echo "Failed runs: ${failed[*]}" >&2
+    exit 1
+fi
