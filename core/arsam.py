@@ -23,13 +23,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .arguments import require_closure
 from .arsam_schedule import ARSAMSchedule
-from .multi_tensor import is_finite, l2_norm
-from .sam import SAM, Closure, GroupParams, _grads_of
+from .multi_tensor import l2_norm
+from .sam import GroupParams
+from .selective_sam import SelectiveSAM
 
 
-class ARSAM(SAM):
+class ARSAM(SelectiveSAM):
     """Adaptively sampled SAM steps with the PSF term reused in between.
 
     Args (beyond SAM's):
@@ -41,7 +41,7 @@ class ARSAM(SAM):
         max_sam_fraction: the quota's upper bound as a fraction of K.
         var_blocks: blocks of the blocked variance (K must be a multiple).
         stat_params: the subset S for the statistics: an int n (the last n
-            parameter tensors) or the parameters themselves; None: the last 10.
+            perturbed parameter tensors) or the parameters themselves; None: 10.
         seed: seed of the placement generator; identical on every rank.
     """
 
@@ -78,12 +78,13 @@ class ARSAM(SAM):
 
     def _resolve_stat_params(self, stat_params: int | Sequence[Tensor] | None) -> list[Tensor]:
         everything = [p for group in self.param_groups for p in group["params"]]
+        perturbed = [p for group in self.param_groups if group["perturb"] for p in group["params"]]
         if stat_params is None:
             stat_params = 10
         if isinstance(stat_params, int) and not isinstance(stat_params, bool):
             if stat_params < 1:
                 raise ValueError(f"stat_params must be a positive count, got {stat_params}")
-            return everything[-stat_params:]
+            return (perturbed or everything)[-stat_params:]
         chosen = list(stat_params)
         known = {id(p) for p in everything}
         if not chosen or any(id(p) not in known for p in chosen):
@@ -98,34 +99,30 @@ class ARSAM(SAM):
         self.schedule.set_warmup_steps(warmup_steps)
 
     # ------------------------------------------------------------------- step
-    @torch.no_grad()
-    def step(self, closure: Closure | None = None, grad_scaler: Any = None) -> Any:
-        """One ARSAM step: two passes on SAM steps, one pass otherwise; returns the first loss."""
-        closure = require_closure(closure, type(self).__name__)
-        checked = self.skip_nonfinite or grad_scaler is not None
-        sam_step = self.schedule.is_sam_step()
-        loss = self._evaluate(closure)
-        groups = self._groups_with_grads()
-        if sam_step:
-            first_grads = _grads_of(groups)
-            norm = self._perturbation_norm(groups, first_grads)
-            if checked and not is_finite(norm):
-                return self._skip_step(loss, grad_scaler, unscaled=False)
-            self._second_pass(closure, groups, first_grads, norm)
-            if not self._unscale_and_check(grad_scaler, checked):
-                return self._skip_step(loss, grad_scaler, unscaled=True)
-            inverse_scale = 1.0 / grad_scaler.get_scale() if grad_scaler is not None else 1.0
-            self._measure_psf(groups, first_grads, inverse_scale)
-        else:
-            if not self._unscale_and_check(grad_scaler, checked):
-                return self._skip_step(loss, grad_scaler, unscaled=True)
-            coefficient = self.schedule.mixing_coefficient()
-            if coefficient:
-                self._mix_psf(coefficient)
-        self._apply_update()
-        self.schedule.commit(sam_step)
-        self._count_step(sam=sam_step)
-        return loss
+    # SelectiveSAM.step runs the first pass, then either a SAM step (second pass at
+    # w + e, then _on_sam_gradient) or a reuse step (_on_plain_gradient) and the base
+    # optimizer's update; _commit advances the schedule past the completed step.
+    def _sam_step_ahead(self) -> bool:
+        """Whether the coming step is a SAM step: every warm-up step, then the window's plan."""
+        return self.schedule.is_sam_step()
+
+    def _on_sam_gradient(
+        self, groups: GroupParams, first_grads: list[list[Tensor]], grad_scaler: Any
+    ) -> bool:
+        """SAM step: PSF := g_sam - g and record the statistics; the update uses g_sam."""
+        inverse_scale = 1.0 / grad_scaler.get_scale() if grad_scaler is not None else 1.0
+        self._measure_psf(groups, first_grads, inverse_scale)
+        return True
+
+    def _on_plain_gradient(self) -> None:
+        """Reuse step: g := g + c * PSF while c is non-zero, plain g after."""
+        coefficient = self.schedule.mixing_coefficient()
+        if coefficient:
+            self._mix_psf(coefficient)
+
+    def _commit(self, sam: bool) -> None:
+        """Advance the schedule (and, at a window boundary, adapt the quota)."""
+        self.schedule.commit(sam)
 
     def _measure_psf(
         self, groups: GroupParams, first_grads: list[list[Tensor]], inverse_scale: float

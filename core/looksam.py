@@ -78,7 +78,7 @@ class LookSAM(SAMK):
         self.alpha = float(alpha)
 
     def _on_sam_gradient(
-        self, groups: GroupParams, first_grads: list[list[Tensor]], checked: bool
+        self, groups: GroupParams, first_grads: list[list[Tensor]], grad_scaler: Any
     ) -> bool:
         """v := g_v / ||g_v|| with g_v = g_sam - ||g_sam|| cos(g_sam, g) g / ||g||."""
         params, g = [], []
@@ -95,7 +95,7 @@ class LookSAM(SAMK):
         g_v = torch._foreach_mul(g, -projection)
         torch._foreach_add_(g_v, g_sam)
         g_v_norm = l2_norm(g_v)
-        if checked and not is_finite(g_v_norm):
+        if self._checked(grad_scaler) and not is_finite(g_v_norm):
             return False
         torch._foreach_mul_(g_v, _ratio_or_zero(torch.ones_like(g_v_norm), g_v_norm))
         for p, direction in zip(params, g_v):

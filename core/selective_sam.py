@@ -68,7 +68,7 @@ class SelectiveSAM(SAM):
         self._second_pass(closure, groups, first_grads, norm)
         if not (
             self._unscale_and_check(grad_scaler, checked)
-            and self._on_sam_gradient(groups, first_grads, checked)
+            and self._on_sam_gradient(groups, first_grads, grad_scaler)
         ):
             return self._skip_step(loss, grad_scaler, unscaled=True)
         self._apply_update()
@@ -91,7 +91,7 @@ class SelectiveSAM(SAM):
 
     # ------------------------------------------------------------------ hooks
     def _on_sam_gradient(
-        self, groups: GroupParams, first_grads: list[list[Tensor]], checked: bool
+        self, groups: GroupParams, first_grads: list[list[Tensor]], grad_scaler: Any
     ) -> bool:
         """After the second pass (.grad: unscaled g_sam; first_grads: g); False skips the step."""
         return True

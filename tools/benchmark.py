@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import Any
 
+import torch
+
+from tasks.benchmarks.arguments import json_object
 from tasks.benchmarks.cost import BenchmarkSettings, run_benchmark
 from tasks.benchmarks.cost_report import benchmark_markdown, write_benchmark
 from tasks.benchmarks.optimizers import ALL_OPTIMIZERS
-
-
-def _json_object(value: str) -> dict[str, Any]:
-    parsed = json.loads(value)
-    if not isinstance(parsed, dict):
-        raise argparse.ArgumentTypeError(f"expected a JSON object, got {value!r}")
-    return parsed
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -24,7 +18,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="CifarResNet", help="registered backbone name")
     parser.add_argument(
-        "--model-kwargs", type=_json_object, default={}, help='JSON, e.g. \'{"depth": 16}\''
+        "--model-kwargs", type=json_object, default={}, help="JSON, e.g. '{\"depth\": 16}'"
     )
     parser.add_argument("--input-shape", type=int, nargs="+", help="C H W (default 3 32 32)")
     parser.add_argument("--num-classes", type=int, help="default: model's num_classes or 10")
@@ -36,7 +30,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=",".join(ALL_OPTIMIZERS),
         help=f"comma-separated, from {','.join(ALL_OPTIMIZERS)}",
     )
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument(
+        "--device", choices=["cpu", "cuda"], help="default: cuda when available, else cpu"
+    )
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--weight-decay", type=float, default=1e-3)
@@ -45,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--arsam-warmup", type=int, default=0, help="ARSAM's warm-up steps")
     parser.add_argument(
         "--optimizer-options",
-        type=_json_object,
+        type=json_object,
         default={},
         help='per-optimizer keyword arguments, JSON: \'{"SAMK": {"k": 2}}\'',
     )
@@ -77,7 +73,7 @@ def settings_from(args: argparse.Namespace) -> BenchmarkSettings:
         steps=args.steps,
         warmup=args.warmup,
         optimizers=[name.strip() for name in args.optimizers.split(",") if name.strip()],
-        device=args.device,
+        device=args.device or ("cuda" if torch.cuda.is_available() else "cpu"),
         lr=args.lr,
         momentum=args.momentum,
         weight_decay=args.weight_decay,

@@ -4,14 +4,13 @@ against cost: python tools/compare.py [options]."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import asdict
-from typing import Any
 
 from mmengine.config import DictAction
 
 from core.mmengine_adapter.entry import UserError
+from tasks.benchmarks.arguments import json_object
 from tasks.benchmarks.compare_report import compare_markdown, write_compare
 from tasks.benchmarks.comparison import (
     DEFAULT_OPTIMIZERS,
@@ -21,13 +20,6 @@ from tasks.benchmarks.comparison import (
     summarize_optimizers,
 )
 from tasks.benchmarks.plots import write_plots
-
-
-def _json_object(value: str) -> dict[str, Any]:
-    parsed = json.loads(value)
-    if not isinstance(parsed, dict):
-        raise argparse.ArgumentTypeError(f"expected a JSON object, got {value!r}")
-    return parsed
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -55,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--optimizer-options",
-        type=_json_object,
+        type=json_object,
         default={},
         help='per-optimizer keyword arguments, JSON: \'{"SAMK": {"k": 2}}\'',
     )

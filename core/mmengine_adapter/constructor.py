@@ -1,6 +1,7 @@
 """SAMOptimWrapperConstructor: builds the optimizer and binds the wrapper to the trained model.
 
-It is MMEngine's default constructor (paramwise options included) plus two
+It is MMEngine's default constructor (paramwise options included, their base lr and
+weight decay read from ``base_optimizer``) plus two
 things the two-pass step needs: the model that the Runner trains (wrapped in
 DDP or not), and an optional perturbation filter:
 
@@ -37,6 +38,16 @@ class SAMOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             patterns = [patterns]
         self.exclude = [re.compile(p) for p in patterns]
         super().__init__(optim_wrapper_cfg, paramwise_cfg)
+
+    def _validate_cfg(self) -> None:
+        """Take the base lr and weight decay from ``base_optimizer`` for paramwise options."""
+        base = self.optimizer_cfg.get("base_optimizer")
+        if isinstance(base, dict):
+            if self.base_lr is None:
+                self.base_lr = base.get("lr")
+            if self.base_wd is None:
+                self.base_wd = base.get("weight_decay")
+        super()._validate_cfg()
 
     def __call__(self, model: nn.Module) -> SAMOptimWrapper:
         """Build the optimizer and the wrapper for ``model`` (the Runner's, possibly wrapped)."""

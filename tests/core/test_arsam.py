@@ -270,3 +270,11 @@ def test_resume_with_another_window_is_refused() -> None:
     other = make(tiny_model(), window=20)
     with pytest.raises(ValueError, match="window"):
         other.load_state_dict(opt.state_dict())
+
+
+def test_default_statistics_subset_skips_unperturbed_groups() -> None:
+    model = tiny_model()
+    last = list(model[5].parameters())
+    others = [p for p in model.parameters() if all(p is not q for q in last)]
+    opt = ARSAM([{"params": others}, {"params": last, "perturb": False}], torch.optim.SGD, lr=0.1)
+    assert [id(p) for p in opt.stat_params] == [id(p) for p in others[-10:]]

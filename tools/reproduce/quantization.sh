@@ -15,6 +15,7 @@
 #                                         last checkpoint) instead of from scratch
 #   CFG_OPTIONS="train_cfg.max_epochs=1"  extra --cfg-options (key=value, space separated)
 #   SKIP_DONE=1                           skip runs whose run_info.json exists
+#   EXPORT=0                              skip the ONNX (QCDQ) export of each trained model
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -27,6 +28,7 @@ PYTHON=${PYTHON:-python}
 FLOAT_ROOT=${FLOAT_ROOT:-}
 CFG_OPTIONS=${CFG_OPTIONS:-}
 SKIP_DONE=${SKIP_DONE:-0}
+EXPORT=${EXPORT:-1}
 TOTAL_BATCH=128
 
 if ! [[ "$GPUS" =~ ^[1-9][0-9]*$ ]] || (( TOTAL_BATCH % GPUS != 0 )); then
@@ -83,6 +85,12 @@ for bits in $BITS; do
             fi
             printf '{"wall_time_s": %d, "gpus": %d, "batch_size": %d, "config": "%s"}\n' \
                 "$elapsed" "$GPUS" "$BATCH_PER_GPU" "$config" > "${work_dir}/run_info.json"
+            if [[ "$EXPORT" == 1 ]]; then
+                "$PYTHON" -m tasks.quantization.export_checkpoint "${work_dir}/${name}.py" \
+                    "$(cat "${work_dir}/last_checkpoint")" "${work_dir}/${name}.onnx" \
+                    > "${work_dir}/onnx_summary.txt" \
+                    || echo "!! ${name}: ONNX export failed (the run itself is kept)" >&2
+            fi
         done
     done
 done

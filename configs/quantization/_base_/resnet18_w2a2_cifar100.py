@@ -1,0 +1,3 @@
+_base_ = ["./resnet18_w4a4_cifar100.py"]
+
+model = dict(backbone=dict(weight_bits=2, act_bits=2))

@@ -1,0 +1,1 @@
+_base_ = ["./_base_/digits_w4a4.py", "./_base_/optimizers/sgd.py"]

@@ -1,0 +1,300 @@
+"""Cost of one optimizer step: SGD, SAM, ARSAM and the peers interleaved step by step.
+
+Every optimizer trains its own copy of the same initial model on the same
+sequence of random batches. After ``warmup`` untimed steps, each step runs the
+optimizers in turn (A B C A B C ...), so slow drifts of the machine (clock,
+other load) hit all of them alike. Per optimizer the result holds the step
+times, the forward-backward passes, the realised SAM fraction f, the overhead
+t_mean / ((1 + f) t_SGD_mean) (method.md, "Cost model") and the bytes of
+optimizer state beyond the parameters.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import platform
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from mmengine.registry import MODELS
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+import tasks.classification  # noqa: F401  (registers the backbones)
+
+from .device import host_syncs_forbidden, is_cuda, peak_since, start_peak_tracking, synchronize
+from .memory import optimizer_state_bytes, parameter_bytes
+from .optimizers import ALL_OPTIMIZERS, build_optimizer, check_names, is_two_pass, optimizer_config
+
+
+@dataclass
+class BenchmarkSettings:
+    """What the benchmark runs; the defaults are CIFAR ResNet-18 at batch 64."""
+
+    model: str = "CifarResNet"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    input_shape: tuple[int, ...] = (3, 32, 32)
+    num_classes: int = 10
+    batch_size: int = 64
+    steps: int = 100
+    warmup: int = 10
+    optimizers: list[str] = field(default_factory=lambda: list(ALL_OPTIMIZERS))
+    device: str = "cpu"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 1e-3
+    rho: float = 0.05
+    arsam_window: int = 10
+    arsam_warmup: int = 0
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    num_batches: int = 8
+    seed: int = 0
+    sync_check_steps: int = 0
+
+
+@dataclass
+class Contestant:
+    """One optimizer with its own model copy and its measurements."""
+
+    name: str
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    config: dict[str, Any] = field(default_factory=dict)
+    calls: int = 0
+    times: list[float] = field(default_factory=list)
+    peak_bytes: int | None = None
+
+
+def var_blocks_for(window: int, preferred: int = 5) -> int:
+    """The largest block count <= ``preferred`` that splits ``window`` into blocks of >= 2."""
+    for blocks in range(min(preferred, window // 2), 0, -1):
+        if window % blocks == 0:
+            return blocks
+    return 1
+
+
+def build_model(settings: BenchmarkSettings) -> nn.Module:
+    """The registered backbone named in ``settings``, seeded, in train mode."""
+    torch.manual_seed(settings.seed)
+    model = MODELS.build({"type": settings.model, **settings.model_kwargs})
+    return model.train()
+
+
+def make_batches(settings: BenchmarkSettings, device: torch.device) -> list[tuple[Tensor, Tensor]]:
+    """``num_batches`` random (inputs, labels) batches on ``device``."""
+    generator = torch.Generator().manual_seed(settings.seed + 1)
+    batches = []
+    for _ in range(max(1, settings.num_batches)):
+        x = torch.randn(settings.batch_size, *settings.input_shape, generator=generator)
+        y = torch.randint(0, settings.num_classes, (settings.batch_size,), generator=generator)
+        batches.append((x.to(device), y.to(device)))
+    return batches
+
+
+def contestant_config(name: str, settings: BenchmarkSettings, total_steps: int) -> dict[str, Any]:
+    """The optimizer config of ``name`` for this benchmark."""
+    base = {
+        "type": "SGD",
+        "lr": settings.lr,
+        "momentum": settings.momentum,
+        "weight_decay": settings.weight_decay,
+    }
+    options: dict[str, Any] = {}
+    if name == "ARSAM":
+        options = {
+            "warmup_steps": settings.arsam_warmup,
+            "window": settings.arsam_window,
+            "var_blocks": var_blocks_for(settings.arsam_window),
+        }
+    options.update(settings.options.get(name, {}))
+    return optimizer_config(
+        name, base, settings.rho, total_steps=total_steps, seed=settings.seed, options=options
+    )
+
+
+def make_contestants(
+    settings: BenchmarkSettings, model: nn.Module, device: torch.device
+) -> list[Contestant]:
+    """Each optimizer with its own copy of ``model`` on ``device``."""
+    total_steps = settings.warmup + settings.steps + settings.sync_check_steps
+    contestants = []
+    for name in check_names(settings.optimizers):
+        copy_of_model = copy.deepcopy(model).to(device)
+        config = contestant_config(name, settings, total_steps)
+        optimizer = build_optimizer(config, copy_of_model.parameters())
+        if is_two_pass(name):
+            optimizer.freeze_statistics_of(copy_of_model)
+        contestants.append(Contestant(name, copy_of_model, optimizer, config))
+    return contestants
+
+
+def run_step(contestant: Contestant, batch: tuple[Tensor, Tensor]) -> None:
+    """One training step of ``contestant`` on ``batch``."""
+    x, y = batch
+    model, optimizer = contestant.model, contestant.optimizer
+
+    def closure() -> Tensor:
+        contestant.calls += 1
+        optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        return loss
+
+    if is_two_pass(contestant.name):
+        optimizer.step(closure)
+    else:
+        closure()
+        optimizer.step()
+
+
+def timed_step(contestant: Contestant, batch: tuple[Tensor, Tensor], device: torch.device) -> None:
+    """``run_step``, timed (and its peak memory tracked on CUDA)."""
+    synchronize(device)
+    baseline = start_peak_tracking(device)
+    start = time.perf_counter()
+    run_step(contestant, batch)
+    synchronize(device)
+    contestant.times.append(time.perf_counter() - start)
+    peak = peak_since(device, baseline)
+    if peak is not None:
+        contestant.peak_bytes = max(peak, contestant.peak_bytes or 0)
+
+
+def is_window_boundary(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether the coming step closes an ARSAM window (its end reads the device)."""
+    schedule = getattr(optimizer, "schedule", None)
+    if schedule is None:
+        return False
+    following = schedule.step + 1
+    position = following - schedule.warmup_steps
+    adapts = position > 0 and position % schedule.window == 0
+    return adapts or following % schedule.window == 0
+
+
+def check_sync_free(
+    contestant: Contestant, batches: Sequence[tuple[Tensor, Tensor]], steps: int, device: Any
+) -> str:
+    """Run ``steps`` more steps with host syncs made errors (window boundaries excepted)."""
+    if steps <= 0:
+        return "not checked"
+    if not is_cuda(device):
+        return "n/a"
+    checked = 0
+    for index in range(steps):
+        batch = batches[index % len(batches)]
+        if is_window_boundary(contestant.optimizer):
+            run_step(contestant, batch)
+            continue
+        try:
+            with host_syncs_forbidden(device):
+                run_step(contestant, batch)
+        except RuntimeError as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else "error"
+            return f"no (step {index}: {first_line})"
+        checked += 1
+    synchronize(device)
+    return f"yes ({checked} steps)"
+
+
+def _mean(values: Sequence[float]) -> float:
+    return statistics.fmean(values) if values else float("nan")
+
+
+def _ratio(value: float | None, reference: float | None) -> float | None:
+    if value is None or not reference:
+        return None
+    return value / reference
+
+
+def summarize(contestants: Sequence[Contestant], steps: int) -> list[dict[str, Any]]:
+    """One result row per optimizer; times in milliseconds, memory in bytes."""
+    means = {c.name: _mean(c.times) for c in contestants}
+    sgd, sam = means.get("SGD"), means.get("SAM")
+    rows = []
+    for c in contestants:
+        passes = c.calls / steps if steps else float("nan")
+        f = passes - 1.0
+        mean = means[c.name]
+        memory = optimizer_state_bytes(c.optimizer)
+        params = parameter_bytes(c.model.parameters())
+        rows.append(
+            {
+                "optimizer": c.name,
+                "steps": steps,
+                "median_ms": statistics.median(c.times) * 1e3 if c.times else None,
+                "mean_ms": mean * 1e3,
+                "std_ms": statistics.stdev(c.times) * 1e3 if len(c.times) > 1 else None,
+                "passes_per_step": passes,
+                "sam_fraction": f,
+                "time_vs_sgd": _ratio(mean, sgd),
+                "time_vs_sam": _ratio(mean, sam),
+                "overhead": _ratio(mean, (1.0 + f) * sgd) if sgd else None,
+                "state_bytes": memory["total"],
+                "state_breakdown": memory,
+                "param_bytes": params,
+                "state_vs_params": memory["total"] / params if params else None,
+                "peak_step_bytes": c.peak_bytes,
+                "sync_free": "not checked",
+                "stats": dict(getattr(c.optimizer, "stats", {})),
+                "config": c.config,
+                "times_ms": [t * 1e3 for t in c.times],
+            }
+        )
+    return rows
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    """Versions and the device, for the record."""
+    info = {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+    }
+    if is_cuda(device):
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def run_benchmark(settings: BenchmarkSettings) -> dict[str, Any]:
+    """Run the interleaved benchmark; returns settings, environment and one row per optimizer."""
+    device = torch.device(settings.device)
+    if is_cuda(device) and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but torch sees no CUDA device")
+    model = build_model(settings)
+    contestants = make_contestants(settings, model, device)
+    batches = make_batches(settings, device)
+    for step in range(settings.warmup):
+        for contestant in contestants:
+            run_step(contestant, batches[step % len(batches)])
+    synchronize(device)
+    for contestant in contestants:
+        contestant.calls = 0
+    gc.collect()
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for step in range(settings.warmup, settings.warmup + settings.steps):
+            for contestant in contestants:
+                timed_step(contestant, batches[step % len(batches)], device)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    rows = summarize(contestants, settings.steps)
+    sync = {
+        c.name: check_sync_free(c, batches, settings.sync_check_steps, device) for c in contestants
+    }
+    for row in rows:
+        row["sync_free"] = sync[row["optimizer"]]
+    return {
+        "settings": asdict(settings),
+        "environment": environment(device),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "rows": rows,
+    }

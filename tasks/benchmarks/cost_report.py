@@ -1,0 +1,62 @@
+"""The benchmark's result as a Markdown page and a JSON file."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .tables import Column, column, fixed, markdown_table, write_json, write_text
+
+MIB = 1024.0**2
+
+
+def _mib(value: Any) -> str:
+    return "-" if value is None else f"{value / MIB:.2f}"
+
+
+COLUMNS: tuple[Column, ...] = (
+    column("Optimizer", "optimizer"),
+    column("Median ms/step", "median_ms", fixed(2)),
+    column("Mean ms/step", "mean_ms", fixed(2)),
+    column("Passes/step", "passes_per_step", fixed(3)),
+    column("SAM fraction f", "sam_fraction", fixed(3)),
+    column("Time / SGD", "time_vs_sgd", fixed(3)),
+    column("Time / SAM", "time_vs_sam", fixed(3)),
+    column("Overhead t/((1+f) t_SGD)", "overhead", fixed(3)),
+    column("State (MiB)", "state_bytes", _mib),
+    column("State / params", "state_vs_params", fixed(2)),
+    column("Peak step (MiB)", "peak_step_bytes", _mib),
+    column("Sync-free steps", "sync_free"),
+)
+
+
+def benchmark_markdown(result: dict[str, Any]) -> str:
+    """A short description of the run followed by the result table."""
+    settings, env = result["settings"], result["environment"]
+    kwargs = settings["model_kwargs"] or {}
+    model = settings["model"] + (f" {kwargs}" if kwargs else "")
+    lines = [
+        "# Optimizer step cost",
+        "",
+        f"- model: {model} ({result['parameters']:,} parameters), input "
+        f"{'x'.join(str(d) for d in settings['input_shape'])}, {settings['num_classes']} "
+        f"classes, batch {settings['batch_size']}, train-mode BatchNorm",
+        f"- {settings['steps']} timed steps after {settings['warmup']} warm-up steps, "
+        "optimizers interleaved step by step on the same batches",
+        f"- ARSAM: window {settings['arsam_window']}, warm-up {settings['arsam_warmup']} steps",
+        f"- device: {env['device']}"
+        + (f" ({env['gpu']})" if env.get("gpu") else "")
+        + f", torch {env['torch']}, {env['threads']} CPU threads",
+        "",
+        markdown_table(COLUMNS, result["rows"]),
+    ]
+    return "\n".join(lines)
+
+
+def write_benchmark(result: dict[str, Any], out_dir: str) -> tuple[str, str]:
+    """Write ``benchmark.md`` and ``benchmark.json`` into ``out_dir``; returns their paths."""
+    markdown = os.path.join(out_dir, "benchmark.md")
+    json_path = os.path.join(out_dir, "benchmark.json")
+    write_text(markdown, benchmark_markdown(result))
+    write_json(json_path, result)
+    return markdown, json_path
