@@ -120,13 +120,13 @@ def _epoch_based(train_cfg: dict | None) -> bool:
     return bool(train_cfg.get("by_epoch", False))
 
 
-def run_preflight_checks(cfg: Config) -> None:
-    """Call ``preflight(cfg)`` of every task package the config imports, if it defines one."""
+def run_preflight_checks(cfg: Config, stage: str = "train") -> None:
+    """Call ``preflight(cfg, stage=...)`` of every task package the config imports, if any."""
     for name in (cfg.get("custom_imports") or {}).get("imports", []):
         module = sys.modules.get(name) or importlib.import_module(name)
-        check: Callable[[Config], None] | None = getattr(module, "preflight", None)
+        check: Callable[..., None] | None = getattr(module, "preflight", None)
         if check is not None:
-            check(cfg)
+            check(cfg, stage=stage)
 
 
 @contextmanager
@@ -176,7 +176,7 @@ def test(cfg: Config, checkpoint: str) -> dict[str, Any]:
         raise UserError(f"checkpoint {checkpoint!r} not found; give the path of a .pth file.")
     cfg.load_from = checkpoint
     with user_errors():
-        run_preflight_checks(cfg)
+        run_preflight_checks(cfg, stage="test")
         runner = build_runner(cfg)
         return runner.test()
 

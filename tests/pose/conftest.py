@@ -1,0 +1,19 @@
+"""Fixtures for the pose tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import core.mmengine_adapter  # noqa: F401  (registers SAM/ARSAM and the wrapper)
+import tasks.pose  # noqa: F401  (applies the compatibility shims, registers MMPose)
+from tasks.pose.synthetic_coco import generate
+
+
+@pytest.fixture(scope="session")
+def synthetic_coco(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small generated COCO keypoint dataset: 12 training and 6 validation images."""
+    root = tmp_path_factory.mktemp("coco_synthetic")
+    generate(str(root), train=12, val=6, seed=0)
+    return root
