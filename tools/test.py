@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
-from mmengine.config import DictAction
+# mmengine imports pkg_resources, which warns on every start; nothing for a user to act on.
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
-from core.mmengine_adapter.entry import load_config, main, test
+from mmengine.config import DictAction  # noqa: E402
+
+from core.mmengine_adapter.entry import load_config, main, test  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
