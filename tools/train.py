@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import warnings
 
 # mmengine imports pkg_resources, which warns on every start; nothing for a user to act on.
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
-from mmengine.config import DictAction  # noqa: E402
-
-from core.mmengine_adapter.entry import load_config, main, train  # noqa: E402
+from core.mmengine_adapter.entry import (  # noqa: E402
+    add_launch_arguments,
+    load_config,
+    main,
+    parse_launch_arguments,
+    train,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,14 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="resume from this checkpoint, or from the latest one in the work dir if no path",
     )
     parser.add_argument("--amp", action="store_true", help="mixed precision (fp16 GPU, bf16 CPU)")
-    parser.add_argument(
-        "--cfg-options", nargs="+", action=DictAction, help="override config entries: key=value"
-    )
-    parser.add_argument("--launcher", choices=["none", "pytorch"], default="none")
-    parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
-    return args
+    add_launch_arguments(parser)
+    return parse_launch_arguments(parser, argv)
 
 
 def run(argv: list[str] | None = None) -> None:

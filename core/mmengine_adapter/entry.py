@@ -7,8 +7,10 @@ tools print it instead of a stack trace.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import itertools
+import os
 import os.path as osp
 import sys
 import time
@@ -17,7 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.registry import OPTIMIZERS
 from mmengine.runner import Runner
 
@@ -193,6 +195,24 @@ def report_outputs(runner: Runner) -> None:
     print(f"logs: {runner.log_dir}\nlast checkpoint: {last}", flush=True)
 
 
+def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options tools/train.py and tools/test.py share: overrides and the launcher."""
+    parser.add_argument(
+        "--cfg-options", nargs="+", action=DictAction, help="override config entries: key=value"
+    )
+    parser.add_argument("--launcher", choices=["none", "pytorch"], default="none")
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+
+
+def parse_launch_arguments(
+    parser: argparse.ArgumentParser, argv: list[str] | None
+) -> argparse.Namespace:
+    """Parse ``argv`` and export the local rank as torchrun and MMEngine expect it."""
+    args = parser.parse_args(argv)
+    os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
+    return args
+
+
 def main(run: Callable[[], Any]) -> int:
     """Run ``run``; print a UserError's paragraph and return 2 instead of a traceback."""
     try:
@@ -205,11 +225,13 @@ def main(run: Callable[[], Any]) -> int:
 
 __all__ = [
     "UserError",
+    "add_launch_arguments",
     "build_runner",
     "check_optimizer",
     "enable_amp",
     "load_config",
     "main",
+    "parse_launch_arguments",
     "report_outputs",
     "run_preflight_checks",
     "test",

@@ -85,3 +85,46 @@ def weights(model: nn.Module) -> list[torch.Tensor]:
 def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
     """Bitwise equality of two tensor lists."""
     return len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b, strict=False))
+
+
+HOST_READS = ("item", "tolist", "__bool__", "__float__", "__int__", "__index__")
+
+
+def host_reads_per_step(
+    monkeypatch, optimizer: torch.optim.Optimizer, closure: CountingClosure, data: list
+) -> list[int]:
+    """How many tensor values each step reads on the host (item, tolist, bool(), float()...)."""
+    count = [0]
+    for method in HOST_READS:
+        original = getattr(torch.Tensor, method)
+
+        def spy(self, *args, _original=original, **kwargs):
+            count[0] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, method, spy)
+    per_step = []
+    try:
+        for batch in data:
+            closure.batch = batch
+            count[0] = 0
+            optimizer.step(closure)
+            per_step.append(count[0])
+    finally:
+        monkeypatch.undo()
+    return per_step
+
+
+def equal_state(a: object, b: object) -> bool:
+    """Deep, bitwise equality of two state_dicts (tensors, containers, NaN-aware floats)."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and torch.equal(a, b)
+    if isinstance(a, dict):
+        return (
+            isinstance(b, dict) and a.keys() == b.keys() and all(equal_state(a[k], b[k]) for k in a)
+        )
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(equal_state(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and a != a:
+        return isinstance(b, float) and b != b
+    return a == b

@@ -9,7 +9,16 @@ import pytest
 import torch
 
 from core import ARSAM, SAM
-from tests.core.helpers import CountingClosure, batches, run, same, tiny_model, weights
+from tests.core.helpers import (
+    CountingClosure,
+    batches,
+    equal_state,
+    host_reads_per_step,
+    run,
+    same,
+    tiny_model,
+    weights,
+)
 
 
 def make(model: torch.nn.Module, **kwargs) -> ARSAM:
@@ -179,42 +188,14 @@ def test_nonfinite_step_changes_no_state(use_scaler: bool, bad: str) -> None:
     buffer.seek(0)
     before = torch.load(buffer, weights_only=True)
     for key in ("schedule", "state", "base_optimizer"):
-        assert _equal(before[key], after[key]), key
+        assert equal_state(before[key], after[key]), key
     assert after["counters"]["skipped_steps"] == before["counters"]["skipped_steps"] + 1
-
-
-def _equal(a, b) -> bool:
-    if isinstance(a, torch.Tensor):
-        return isinstance(b, torch.Tensor) and torch.equal(a, b)
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=False))
-    if isinstance(a, float) and math.isnan(a):
-        return isinstance(b, float) and math.isnan(b)
-    return a == b
 
 
 def test_no_host_sync_between_window_boundaries(monkeypatch: pytest.MonkeyPatch) -> None:
     model = tiny_model()
     opt = make(model, warmup_steps=3, window=10)
-    closure = CountingClosure(model, opt)
-    reads = [0]
-    for name in ("item", "tolist", "__bool__", "__float__", "__int__", "__index__"):
-        original = getattr(torch.Tensor, name)
-
-        def spy(self, *args, _original=original, **kwargs):
-            reads[0] += 1
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(torch.Tensor, name, spy)
-    per_step = []
-    for batch in batches(40):
-        closure.batch = batch
-        reads[0] = 0
-        opt.step(closure)
-        per_step.append(reads[0])
-    monkeypatch.undo()
+    per_step = host_reads_per_step(monkeypatch, opt, CountingClosure(model, opt), batches(40))
     boundaries = {i for i in range(40) if (i + 1) % 10 == 0 or (i + 1 - 3) % 10 == 0}
     assert all(n == 0 for i, n in enumerate(per_step) if i not in boundaries), per_step
     assert any(per_step[i] > 0 for i in boundaries)

@@ -11,7 +11,16 @@ import torch
 from torch import nn
 
 from core import AESAM, SAM, SAMK, LookSAM, RandomSAM
-from tests.core.helpers import CountingClosure, batches, run, same, tiny_model, weights
+from tests.core.helpers import (
+    CountingClosure,
+    batches,
+    equal_state,
+    host_reads_per_step,
+    run,
+    same,
+    tiny_model,
+    weights,
+)
 
 BASE = dict(lr=0.05, momentum=0.9, weight_decay=5e-4)
 PEERS: dict[str, tuple[type[SAM], dict[str, Any]]] = {
@@ -354,42 +363,14 @@ def test_nonfinite_step_changes_no_state(name: str, bad_pass: int, use_scaler: b
     assert after["counters"]["grad_evals"] == before["counters"]["grad_evals"] + bad_pass
     for key in ("skipped_steps", "grad_evals"):
         before["counters"].pop(key), after["counters"].pop(key)
-    assert {key for key in after if not _equal(before[key], after[key])} == set()
-
-
-def _equal(a: Any, b: Any) -> bool:
-    if isinstance(a, torch.Tensor):
-        return isinstance(b, torch.Tensor) and torch.equal(a, b)
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, float) and math.isnan(a):
-        return isinstance(b, float) and math.isnan(b)
-    return a == b
+    assert {key for key in after if not equal_state(before[key], after[key])} == set()
 
 
 @pytest.mark.parametrize(("name", "reads"), [("SAMK", 0), ("LookSAM", 0), ("AESAM", 1)])
 def test_host_reads_per_step(name: str, reads: int, monkeypatch: pytest.MonkeyPatch) -> None:
     model = tiny_model()
     opt = make(name, model)
-    closure = CountingClosure(model, opt)
-    count = [0]
-    for method in ("item", "tolist", "__bool__", "__float__", "__int__", "__index__"):
-        original = getattr(torch.Tensor, method)
-
-        def spy(self, *args, _original=original, **kwargs):
-            count[0] += 1
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(torch.Tensor, method, spy)
-    per_step = []
-    for batch in batches(8):
-        closure.batch = batch
-        count[0] = 0
-        opt.step(closure)
-        per_step.append(count[0])
-    monkeypatch.undo()
+    per_step = host_reads_per_step(monkeypatch, opt, CountingClosure(model, opt), batches(8))
     assert per_step == [reads] * 8
     assert 0 < opt.stats["sam_steps"] < 8
 

@@ -14,6 +14,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 export PYTHONPATH="$(pwd)${PYTHONPATH:+:${PYTHONPATH}}"
+source tools/reproduce/lib.sh
 
 GPUS=${1:-1}
 MODELS=${MODELS:-"resnet18 wrn28_10 pyramidnet110"}
@@ -23,52 +24,21 @@ WORK_ROOT=${WORK_ROOT:-work_dirs/classification}
 PYTHON=${PYTHON:-python}
 CFG_OPTIONS=${CFG_OPTIONS:-}
 SKIP_DONE=${SKIP_DONE:-0}
-TOTAL_BATCH=128
-
-if ! [[ "$GPUS" =~ ^[1-9][0-9]*$ ]] || (( TOTAL_BATCH % GPUS != 0 )); then
-    echo "GPUS must be a positive divisor of ${TOTAL_BATCH}, got '${GPUS}'" >&2
-    exit 2
-fi
-BATCH_PER_GPU=$(( TOTAL_BATCH / GPUS ))
+BATCH_PER_GPU=$(batch_per_gpu 128) || exit 2
 
 mkdir -p "$WORK_ROOT"
-failed=()
 for model in $MODELS; do
     for dataset in $DATASETS; do
         for optimizer in $OPTIMIZERS; do
             name="${model}_${dataset}_${optimizer}"
-            config="configs/classification/${name}.py"
-            work_dir="${WORK_ROOT}/${name}"
-            if [[ "$SKIP_DONE" == 1 && -f "${work_dir}/run_info.json" ]]; then
-                echo "== ${name}: done, skipped"
-                continue
-            fi
+            # shellcheck disable=SC2206  # CFG_OPTIONS is a space-separated list on purpose
             options=(train_dataloader.batch_size=${BATCH_PER_GPU} ${CFG_OPTIONS})
-            echo "== ${name} on ${GPUS} device(s)"
-            start=$(date +%s)
-            if (( GPUS > 1 )); then
-                bash tools/dist_train.sh "$config" "$GPUS" --work-dir "$work_dir" \
-                    --cfg-options "${options[@]}"
-            else
-                "$PYTHON" tools/train.py "$config" --work-dir "$work_dir" \
-                    --cfg-options "${options[@]}"
-            fi
-            status=$?
-            elapsed=$(( $(date +%s) - start ))
-            if (( status != 0 )); then
-                echo "!! ${name} failed (exit ${status})" >&2
-                failed+=("$name")
-                continue
-            fi
-            printf '{"wall_time_s": %d, "gpus": %d, "batch_size": %d, "config": "%s"}\n' \
-                "$elapsed" "$GPUS" "$BATCH_PER_GPU" "$config" > "${work_dir}/run_info.json"
+            train_run "$name" "configs/classification/${name}.py" "${WORK_ROOT}/${name}" \
+                "$BATCH_PER_GPU" --cfg-options "${options[@]}"
         done
     done
 done
 
 "$PYTHON" -m tasks.classification.collect_results "$WORK_ROOT" --output "${WORK_ROOT}/results.md"
 echo "Table written to ${WORK_ROOT}/results.md"
-if (( ${#failed[@]} > 0 )); then
-    echo "Failed runs: ${failed[*]}" >&2
-    exit 1
-fi
+report_failures

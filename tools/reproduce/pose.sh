@@ -20,6 +20,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 export PYTHONPATH="$(pwd)${PYTHONPATH:+:${PYTHONPATH}}"
+source tools/reproduce/lib.sh
 
 GPUS=${1:-1}
 FAMILY=${FAMILY:-hrnet}
@@ -53,32 +54,12 @@ if (( ${#options[@]} > 0 )); then
 fi
 
 mkdir -p "$WORK_ROOT"
-failed=()
 runs=()
 for optimizer in $OPTIMIZERS; do
-    config="${CONFIG_DIR}/${FAMILY}_${optimizer}.py"
     work_dir="${WORK_ROOT}/${optimizer}"
     runs+=("${optimizer}=${work_dir}")
-    if [[ "$SKIP_DONE" == 1 && -f "${work_dir}/run_info.json" ]]; then
-        echo "== ${FAMILY} ${optimizer}: done, skipped"
-        continue
-    fi
-    echo "== ${FAMILY} ${optimizer} on ${GPUS} GPU(s)"
-    start=$(date +%s)
-    if (( GPUS > 1 )); then
-        bash tools/dist_train.sh "$config" "$GPUS" --work-dir "$work_dir" "${cfg_options[@]}"
-    else
-        "$PYTHON" tools/train.py "$config" --work-dir "$work_dir" "${cfg_options[@]}"
-    fi
-    status=$?
-    elapsed=$(( $(date +%s) - start ))
-    if (( status != 0 )); then
-        echo "!! ${FAMILY} ${optimizer} failed (exit ${status})" >&2
-        failed+=("$optimizer")
-        continue
-    fi
-    printf '{"wall_time_s": %d, "gpus": %d, "config": "%s"}\n' \
-        "$elapsed" "$GPUS" "$config" > "${work_dir}/run_info.json"
+    train_run "${FAMILY}_${optimizer}" "${CONFIG_DIR}/${FAMILY}_${optimizer}.py" "$work_dir" "" \
+        "${cfg_options[@]}"
 done
 
 reference=()
@@ -88,7 +69,4 @@ fi
 "$PYTHON" -m tasks.pose.collect_results "${runs[@]}" "${reference[@]}" \
     --out "${WORK_ROOT}/results.md"
 echo "Table written to ${WORK_ROOT}/results.md"
-if (( ${#failed[@]} > 0 )); then
-    echo "Failed runs: ${failed[*]}" >&2
-    exit 1
-fi
+report_failures

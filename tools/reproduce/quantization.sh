@@ -18,6 +18,8 @@
 #   EXPORT=0                              skip the ONNX (QCDQ) export of each trained model
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+export PYTHONPATH="$(pwd)${PYTHONPATH:+:${PYTHONPATH}}"
+source tools/reproduce/lib.sh
 
 GPUS=${1:-1}
 BITS=${BITS:-"w4a4 w2a2"}
@@ -29,13 +31,7 @@ FLOAT_ROOT=${FLOAT_ROOT:-}
 CFG_OPTIONS=${CFG_OPTIONS:-}
 SKIP_DONE=${SKIP_DONE:-0}
 EXPORT=${EXPORT:-1}
-TOTAL_BATCH=128
-
-if ! [[ "$GPUS" =~ ^[1-9][0-9]*$ ]] || (( TOTAL_BATCH % GPUS != 0 )); then
-    echo "GPUS must be a positive divisor of ${TOTAL_BATCH}, got '${GPUS}'" >&2
-    exit 2
-fi
-BATCH_PER_GPU=$(( TOTAL_BATCH / GPUS ))
+BATCH_PER_GPU=$(batch_per_gpu 128) || exit 2
 
 # The float checkpoint of a dataset: the last checkpoint of the classification SGD run.
 float_checkpoint() {
@@ -49,7 +45,6 @@ float_checkpoint() {
 }
 
 mkdir -p "$WORK_ROOT"
-failed=()
 for bits in $BITS; do
     for dataset in $DATASETS; do
         init=()
@@ -59,33 +54,12 @@ for bits in $BITS; do
         fi
         for optimizer in $OPTIMIZERS; do
             name="resnet18_${bits}_${dataset}_${optimizer}"
-            config="configs/quantization/${name}.py"
             work_dir="${WORK_ROOT}/${name}"
-            if [[ "$SKIP_DONE" == 1 && -f "${work_dir}/run_info.json" ]]; then
-                echo "== ${name}: done, skipped"
-                continue
-            fi
             # shellcheck disable=SC2206  # CFG_OPTIONS is a space-separated list on purpose
             options=(train_dataloader.batch_size=${BATCH_PER_GPU} "${init[@]}" ${CFG_OPTIONS})
-            echo "== ${name} on ${GPUS} device(s)"
-            start=$(date +%s)
-            if (( GPUS > 1 )); then
-                bash tools/dist_train.sh "$config" "$GPUS" --work-dir "$work_dir" \
-                    --cfg-options "${options[@]}"
-            else
-                "$PYTHON" tools/train.py "$config" --work-dir "$work_dir" \
-                    --cfg-options "${options[@]}"
-            fi
-            status=$?
-            elapsed=$(( $(date +%s) - start ))
-            if (( status != 0 )); then
-                echo "!! ${name} failed (exit ${status})" >&2
-                failed+=("$name")
-                continue
-            fi
-            printf '{"wall_time_s": %d, "gpus": %d, "batch_size": %d, "config": "%s"}\n' \
-                "$elapsed" "$GPUS" "$BATCH_PER_GPU" "$config" > "${work_dir}/run_info.json"
-            if [[ "$EXPORT" == 1 ]]; then
+            train_run "$name" "configs/quantization/${name}.py" "$work_dir" "$BATCH_PER_GPU" \
+                --cfg-options "${options[@]}" || continue
+            if [[ "$EXPORT" == 1 && ! -f "${work_dir}/onnx_summary.txt" ]]; then
                 "$PYTHON" -m tasks.quantization.export_checkpoint "${work_dir}/${name}.py" \
                     "$(cat "${work_dir}/last_checkpoint")" "${work_dir}/${name}.onnx" \
                     > "${work_dir}/onnx_summary.txt" \
@@ -97,7 +71,4 @@ done
 
 "$PYTHON" -m tasks.classification.collect_results "$WORK_ROOT" --output "${WORK_ROOT}/results.md"
 echo "Table written to ${WORK_ROOT}/results.md"
-if (( ${#failed[@]} > 0 )); then
-    echo "Failed runs: ${failed[*]}" >&2
-    exit 1
-fi
+report_failures
