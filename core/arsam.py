@@ -11,8 +11,9 @@ Every step runs the first pass and gets g. Then (method.md, "The algorithm"):
 
 The schedule (core/arsam_schedule.py) places floor(b) SAM steps in each window
 of K steps and adapts b at window boundaries from the recorded statistics.
-PSF is the only persistent parameter-sized buffer; a SAM step holds a copy of
-the weights and the first pass's gradient while its second pass runs.
+PSF is the only persistent parameter-sized buffer; a SAM step also keeps the
+first pass's gradient alive while its second pass runs (and a copy of the
+weights when non-finite steps are checked, see SAM._second_pass).
 """
 
 from __future__ import annotations

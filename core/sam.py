@@ -6,7 +6,7 @@ One step, on one minibatch (``closure`` evaluates it):
 2. e = rho * g / (||g|| + eps)                global L2 norm over the perturbed groups
    (adaptive=True: e = rho * w^2 g / (||w g|| + eps), ASAM's element-wise scaling)
 3. g_sam = grad L(w + e)                      second pass, statistics frozen
-4. restore w, then the base optimizer steps with g_sam
+4. w := w + e - e, then the base optimizer steps with g_sam
 
 The base optimizer shares this object's ``param_groups``, so learning-rate
 schedulers attached to the SAM object drive it.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from typing import Any
 
 import torch
@@ -112,7 +113,7 @@ class SAM(torch.optim.Optimizer):
         norm = self._perturbation_norm(groups, grads)
         if checked and not is_finite(norm):
             return self._skip_step(loss, grad_scaler, unscaled=False)
-        self._second_pass(closure, groups, grads, norm)
+        self._second_pass(closure, groups, grads, norm, exact=checked)
         del grads
         if not self._unscale_and_check(grad_scaler, checked):
             return self._skip_step(loss, grad_scaler, unscaled=True)
@@ -171,20 +172,36 @@ class SAM(torch.optim.Optimizer):
         return perturbation
 
     def _second_pass(
-        self, closure: Closure, groups: GroupParams, grads: list[list[Tensor]], norm: Tensor
+        self,
+        closure: Closure,
+        groups: GroupParams,
+        grads: list[list[Tensor]],
+        norm: Tensor,
+        exact: bool,
     ) -> Any:
         """Move to w + e, run the closure with statistics frozen, move back; .grad holds g_sam.
 
-        The weights are restored from a copy, so a step that is then skipped
-        leaves them bit for bit as they were.
+        ``exact``: restore the weights from a copy, bit for bit, so that a step
+        which is then skipped leaves them as they were. Otherwise subtract the
+        same e again, recomputed from the first pass's gradient (kept alive for
+        the second pass anyway): no copy of the weights, and the weights come
+        back within rounding. ASAM's e depends on w, so it is kept instead.
         """
-        saved = []
-        for (_, params), e in zip(groups, self._perturbation(groups, grads, norm), strict=False):
-            if e is not None:
+        undo: list[Callable[[], None]] = []
+        for (group, params), group_grads, e in zip(
+            groups, grads, self._perturbation(groups, grads, norm)
+        ):
+            if e is None:
+                continue
+            if exact:
                 copies = [torch.empty_like(p) for p in params]
                 torch._foreach_copy_(copies, params)
-                saved.append((params, copies))
-                torch._foreach_add_(params, e)
+                undo.append(partial(torch._foreach_copy_, params, copies))
+            elif group["adaptive"]:
+                undo.append(partial(torch._foreach_sub_, params, e))
+            else:
+                undo.append(partial(self._subtract_perturbation, group, params, group_grads, norm))
+            torch._foreach_add_(params, e)
             del e
         for _, params in groups:
             for p in params:
@@ -193,9 +210,15 @@ class SAM(torch.optim.Optimizer):
             with self._statistics_frozen():
                 loss = self._evaluate(closure)
         finally:
-            for params, copies in saved:
-                torch._foreach_copy_(params, copies)
+            for restore in undo:
+                restore()
         return loss
+
+    def _subtract_perturbation(
+        self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor], norm: Tensor
+    ) -> None:
+        """w := w - e with e = rho * g / (||g|| + eps) computed exactly as when it was added."""
+        torch._foreach_sub_(params, torch._foreach_mul(grads, group["rho"] / (norm + self.eps)))
 
     @contextmanager
     def _statistics_frozen(self) -> Iterator[None]:

@@ -65,7 +65,7 @@ class SelectiveSAM(SAM):
         norm = self._perturbation_norm(groups, first_grads)
         if checked and not is_finite(norm):
             return self._skip_step(loss, grad_scaler, unscaled=False)
-        self._second_pass(closure, groups, first_grads, norm)
+        self._second_pass(closure, groups, first_grads, norm, exact=checked)
         if not (
             self._unscale_and_check(grad_scaler, checked)
             and self._on_sam_gradient(groups, first_grads, grad_scaler)

@@ -233,3 +233,16 @@ def test_state_dict_of_another_optimizer_is_refused() -> None:
     opt = SAM(model.parameters(), torch.optim.SGD, lr=0.1)
     with pytest.raises(ValueError, match="written by"):
         opt.load_state_dict(torch.optim.SGD(model.parameters(), lr=0.1).state_dict())
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_the_perturbation_is_undone(exact: bool) -> None:
+    model = tiny_model()
+    before = [p.detach().clone() for p in model.parameters()]
+    opt = SAM(model.parameters(), torch.optim.SGD, rho=0.5, lr=0.0, skip_nonfinite=exact)
+    run(opt, CountingClosure(model, opt), batches(1))
+    for p, q in zip(model.parameters(), before):
+        if exact:  # restored from a copy
+            assert torch.equal(p, q)
+        else:  # the same e subtracted again: within rounding of the weights
+            torch.testing.assert_close(p, q, rtol=0, atol=1e-7)
