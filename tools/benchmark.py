@@ -7,10 +7,10 @@ import sys
 
 import torch
 
-from tasks.benchmarks.arguments import json_object
-from tasks.benchmarks.cost import BenchmarkSettings, run_benchmark
-from tasks.benchmarks.cost_report import benchmark_markdown, write_benchmark
-from tasks.benchmarks.optimizers import ALL_OPTIMIZERS
+from tools.benchmarking.arguments import json_object
+from tools.benchmarking.cost import BenchmarkSettings, run_benchmark
+from tools.benchmarking.cost_report import benchmark_markdown, write_benchmark
+from tools.benchmarking.optimizers import ALL_OPTIMIZERS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -9,17 +9,17 @@ from dataclasses import asdict
 
 from mmengine.config import DictAction
 
-from core.mmengine_adapter.entry import UserError
-from tasks.benchmarks.arguments import json_object
-from tasks.benchmarks.compare_report import compare_markdown, write_compare
-from tasks.benchmarks.comparison import (
+from tools.benchmarking.arguments import json_object
+from tools.benchmarking.compare_report import compare_markdown, write_compare
+from tools.benchmarking.comparison import (
     DEFAULT_OPTIMIZERS,
     DEFAULT_PREFIX,
     CompareSettings,
     run_all,
     summarize_optimizers,
 )
-from tasks.benchmarks.plots import write_plots
+from tools.benchmarking.plots import write_plots
+from tools.cli import UserError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -9,7 +9,7 @@ import warnings
 # mmengine imports pkg_resources, which warns on every start; nothing for a user to act on.
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
-from core.mmengine_adapter.entry import (  # noqa: E402
+from tools.cli import (  # noqa: E402
     add_launch_arguments,
     load_config,
     main,

@@ -1,5 +1,4 @@
 # HRNet-W32 top-down heatmap, MPII 256x256 (PCKh).
-# Baseline: MMPose's plain Adam.
-_base_ = "./_base_/hrnet_w32_mpii_256x256.py"
+_base_ = ["./_base_/hrnet_w32_mpii_256x256.py", "./_base_/optimizers/adam.py"]
 
-optim_wrapper = dict(_delete_=True, type="OptimWrapper", optimizer=dict(type="Adam", lr=5e-4))
+optim_wrapper = dict(_delete_=True, **_base_.pose_optim_wrapper)

@@ -1,12 +1,4 @@
 # HRNet-W32 top-down heatmap, MPII 256x256 (PCKh).
-# ARSAM around MMPose's Adam (SAM steps sampled adaptively after a 3-epoch warm-up).
-_base_ = "./_base_/hrnet_w32_mpii_256x256.py"
+_base_ = ["./_base_/hrnet_w32_mpii_256x256.py", "./_base_/optimizers/arsam.py"]
 
-optim_wrapper = dict(
-    _delete_=True,
-    type="SAMOptimWrapper",
-    constructor="SAMOptimWrapperConstructor",
-    optimizer=dict(
-        type="ARSAM", base_optimizer=dict(type="Adam", lr=5e-4), rho=0.05, warmup_epochs=3
-    ),
-)
+optim_wrapper = dict(_delete_=True, **_base_.pose_optim_wrapper)

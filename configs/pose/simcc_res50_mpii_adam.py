@@ -1,5 +1,4 @@
 # SimCC ResNet-50, MPII 256x256 (PCKh).
-# Baseline: MMPose's plain Adam.
-_base_ = "./_base_/simcc_res50_mpii_256x256.py"
+_base_ = ["./_base_/simcc_res50_mpii_256x256.py", "./_base_/optimizers/adam.py"]
 
-optim_wrapper = dict(_delete_=True, type="OptimWrapper", optimizer=dict(type="Adam", lr=5e-4))
+optim_wrapper = dict(_delete_=True, **_base_.pose_optim_wrapper)

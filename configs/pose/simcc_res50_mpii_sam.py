@@ -1,10 +1,4 @@
 # SimCC ResNet-50, MPII 256x256 (PCKh).
-# SAM around MMPose's Adam (two passes every step).
-_base_ = "./_base_/simcc_res50_mpii_256x256.py"
+_base_ = ["./_base_/simcc_res50_mpii_256x256.py", "./_base_/optimizers/sam.py"]
 
-optim_wrapper = dict(
-    _delete_=True,
-    type="SAMOptimWrapper",
-    constructor="SAMOptimWrapperConstructor",
-    optimizer=dict(type="SAM", base_optimizer=dict(type="Adam", lr=5e-4), rho=0.05),
-)
+optim_wrapper = dict(_delete_=True, **_base_.pose_optim_wrapper)

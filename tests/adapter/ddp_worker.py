@@ -9,7 +9,7 @@ import torch.distributed as dist
 from mmengine.hooks import Hook
 
 import tests.adapter.toy  # noqa: F401
-from core.mmengine_adapter.entry import build_runner, load_config
+from tools.cli import build_runner, load_config
 
 
 class RecordSamSteps(Hook):

@@ -11,8 +11,8 @@ import pytest
 from mmengine.config import Config
 
 from core.mmengine_adapter.checkpoints import AtomicLocalBackend
-from core.mmengine_adapter.entry import UserError, build_runner, load_config
 from tests.adapter.conftest import CONFIG
+from tools.cli import UserError, build_runner, load_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -12,7 +12,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from core import ARSAM, SAM
-from core.mmengine_adapter.entry import build_runner
+from tools.cli import build_runner
 
 
 def train(cfg: Config) -> Runner:
@@ -94,7 +94,7 @@ def test_checkpoints_load_with_weights_only(toy_cfg: Config) -> None:
 
 
 def test_bf16_amp_on_cpu(toy_cfg: Config) -> None:
-    from core.mmengine_adapter.entry import enable_amp
+    from tools.cli import enable_amp
 
     enable_amp(toy_cfg)
     assert toy_cfg.optim_wrapper.dtype == "bfloat16"

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from core import ARSAM
-from tasks.benchmarks.cost import (
+from tools.benchmarking.cost import (
     BenchmarkSettings,
     is_window_boundary,
     run_benchmark,

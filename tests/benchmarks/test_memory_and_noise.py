@@ -7,7 +7,8 @@ from torch import nn
 
 import tasks.classification  # noqa: F401
 from core import ARSAM, SAM
-from tasks.benchmarks import NoisyLabelDataset, optimizer_state_bytes, symmetric_noise
+from tasks.benchmarks import NoisyLabelDataset, symmetric_noise
+from tools.benchmarking.memory import optimizer_state_bytes
 
 
 def _step(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:

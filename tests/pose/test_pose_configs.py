@@ -23,6 +23,8 @@ def load(name: str) -> Config:
 def test_variants_differ_only_in_optim_wrapper(family: str) -> None:
     configs = {v: load(f"{family}_{v}").to_dict() for v in VARIANTS}
     wrappers = {v: c.pop("optim_wrapper") for v, c in configs.items()}
+    # The optimizer fragment's own block (configs/pose/_base_/optimizers/) is what optim_wrapper is.
+    assert all(c.pop("pose_optim_wrapper") == wrappers[v] for v, c in configs.items())
     assert configs["adam"] == configs["sam"] == configs["arsam"]
     assert wrappers["adam"] == dict(type="OptimWrapper", optimizer=dict(type="Adam", lr=5e-4))
     for variant, kind in (("sam", "SAM"), ("arsam", "ARSAM")):

@@ -9,9 +9,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from core.mmengine_adapter.entry import UserError
 from tasks.pose import prerequisites as pf
 from tests.pose.helpers import CONFIGS, DEMO_CONFIG, load_train_tool
+from tools.cli import UserError
 
 HRNET_URL = "https://download.openmmlab.com/mmpose/pretrain_models/hrnet_w32-36af842e.pth"
 

@@ -10,8 +10,8 @@ from mmengine.registry import MODELS
 from mmengine.runner import Runner
 
 import core.mmengine_adapter  # noqa: F401
-from core.mmengine_adapter.entry import build_runner
 from tasks.quantization import export_checkpoint
+from tools.cli import build_runner
 
 from .helpers import (
     CONFIG_DIR,

@@ -1,4 +1,4 @@
-_base_ = ["../../../classification/_base_/optimizers/sgd.py"]
+# The classification recipe with the quantization-aware training choices of qat_overlay.py.
+_base_ = ["../../../classification/_base_/optimizers/sgd.py", "./qat_overlay.py"]
 
-# Learned quantizer scales: no weight decay (it would pull them towards zero).
-optim_wrapper = dict(paramwise_cfg=dict(custom_keys={"scaling_impl.value": dict(decay_mult=0.0)}))
+optim_wrapper = dict(paramwise_cfg=_base_.qat_paramwise_cfg)

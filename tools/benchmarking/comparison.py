@@ -23,7 +23,8 @@ from typing import Any
 from mmengine.config import Config
 from mmengine.registry import DATASETS
 
-from core.mmengine_adapter.entry import (
+from tasks.benchmarks.training_curve import CURVE_FILE
+from tools.cli import (
     UserError,
     build_runner,
     check_optimizer,
@@ -35,7 +36,6 @@ from core.mmengine_adapter.entry import (
 from .optimizers import TAKES_SEED, TAKES_TOTAL_STEPS, check_names, is_two_pass, optimizer_config
 from .scalars import read_json, read_scalar_records, telemetry_series
 from .tables import write_json
-from .training_curve import CURVE_FILE
 
 DEFAULT_PREFIX = os.path.join("configs", "classification", "digits")
 DEFAULT_OPTIMIZERS = ("SGD", "SAM", "ARSAM", "SAMK", "LookSAM", "AESAM", "RandomSAM")

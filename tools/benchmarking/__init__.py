@@ -1,0 +1,1 @@
+"""Cost and accuracy comparisons of the optimizers: measurement, tables, plots (tools' layer)."""

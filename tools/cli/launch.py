@@ -1,0 +1,26 @@
+"""The launch options that tools/train.py and tools/test.py share."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from mmengine.config import DictAction
+
+
+def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options tools/train.py and tools/test.py share: overrides and the launcher."""
+    parser.add_argument(
+        "--cfg-options", nargs="+", action=DictAction, help="override config entries: key=value"
+    )
+    parser.add_argument("--launcher", choices=["none", "pytorch"], default="none")
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+
+
+def parse_launch_arguments(
+    parser: argparse.ArgumentParser, argv: list[str] | None
+) -> argparse.Namespace:
+    """Parse ``argv`` and export the local rank as torchrun and MMEngine expect it."""
+    args = parser.parse_args(argv)
+    os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
+    return args

@@ -1,0 +1,76 @@
+"""Running a config: preflight checks of the task packages, the Runner, train and test."""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import os.path as osp
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from core.mmengine_adapter.distributed import prepare_cpu_distributed
+
+from .errors import UserError, user_errors
+
+_RUN_NUMBERS = itertools.count()
+
+
+def run_preflight_checks(cfg: Config, stage: str = "train") -> None:
+    """Call ``preflight(cfg, stage=...)`` of every task package the config imports, if any."""
+    for name in (cfg.get("custom_imports") or {}).get("imports", []):
+        module = sys.modules.get(name) or importlib.import_module(name)
+        check: Callable[..., None] | None = getattr(module, "preflight", None)
+        if check is not None:
+            check(cfg, stage=stage)
+
+
+def build_runner(cfg: Config) -> Runner:
+    """A Runner for ``cfg``, with CPU distributed support and a process-unique experiment name.
+
+    MMEngine keeps one logger and one visualizer per experiment name, and its default name
+    has a resolution of one second: two runs started in the same second in one process
+    (tests, tools/compare.py) would otherwise write their logs into the first run's folder.
+    """
+    prepare_cpu_distributed(cfg)
+    if cfg.get("experiment_name") is None:
+        stem = osp.splitext(osp.basename(cfg.filename or "run"))[0]
+        cfg.experiment_name = f"{stem}_{time.strftime('%Y%m%d_%H%M%S')}_{next(_RUN_NUMBERS)}"
+    return Runner.from_cfg(cfg)
+
+
+def train(cfg: Config) -> Runner:
+    """Train as configured; print where the logs and the last checkpoint are."""
+    with user_errors():
+        run_preflight_checks(cfg)
+        runner = build_runner(cfg)
+        runner.train()
+    report_outputs(runner)
+    return runner
+
+
+def test(cfg: Config, checkpoint: str) -> dict[str, Any]:
+    """Evaluate ``checkpoint`` on the config's test split; returns the metrics."""
+    if not osp.isfile(checkpoint):
+        raise UserError(f"checkpoint {checkpoint!r} not found; give the path of a .pth file.")
+    cfg.load_from = checkpoint
+    with user_errors():
+        run_preflight_checks(cfg, stage="test")
+        runner = build_runner(cfg)
+        return runner.test()
+
+
+def report_outputs(runner: Runner) -> None:
+    """Print the work directory, the log directory and the last checkpoint (rank 0)."""
+    if runner.rank != 0:
+        return
+    pointer = osp.join(runner.work_dir, "last_checkpoint")
+    last = "none written"
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            last = f.read().strip()
+    print(f"logs: {runner.log_dir}\nlast checkpoint: {last}", flush=True)
