@@ -1,28 +1,40 @@
 """ARSAM, SAM and the peers ARSAM is measured against (torch only).
 
-The MMEngine adapter lives in core.mmengine_adapter.
+Every method is a ``TwoPassOptimizer`` (core/two_pass.py) with a ``StepRule``
+(core/rule.py); ``core.registry`` names them for configs, tools and tests. The
+MMEngine adapter lives in core.mmengine_adapter.
 """
 
 from .ae_sam import AESAM
 from .arsam import ARSAM
-from .arsam_schedule import ARSAMSchedule
+from .arsam_schedule import PaperSchedule
 from .frozen_stats import FrozenStatistics, register_statistics_freezer, restore_buffers_afterwards
+from .horizon_schedule import HorizonSchedule
+from .late_sam import LateSAM
 from .looksam import LookSAM
+from .registry import TWO_PASS_METHODS, MethodSpec, register_method
 from .rst import RandomSAM
+from .rule import StepRule
 from .sam import SAM
 from .sam_k import SAMK
-from .selective_sam import SelectiveSAM
+from .two_pass import TwoPassOptimizer
 
 __all__ = [
     "AESAM",
     "ARSAM",
     "SAM",
     "SAMK",
-    "ARSAMSchedule",
+    "TWO_PASS_METHODS",
     "FrozenStatistics",
+    "HorizonSchedule",
+    "LateSAM",
     "LookSAM",
+    "MethodSpec",
+    "PaperSchedule",
     "RandomSAM",
-    "SelectiveSAM",
+    "StepRule",
+    "TwoPassOptimizer",
+    "register_method",
     "register_statistics_freezer",
     "restore_buffers_afterwards",
 ]

@@ -29,10 +29,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .arguments import check_number, require_closure
+from .arguments import check_number
 from .multi_tensor import l2_norm
-from .sam import Closure
-from .selective_sam import SelectiveSAM, linear_schedule
+from .rule import StepRule
+from .two_pass import TwoPassOptimizer
+
+
+def linear_schedule(start: float, end: float, step: int, total_steps: int) -> float:
+    """start + (end - start) * min(step / total_steps, 1)."""
+    return start + (end - start) * min(step / total_steps, 1.0)
 
 
 def update_moments(mean: float, variance: float, value: float, delta: float) -> tuple[float, float]:
@@ -42,7 +47,94 @@ def update_moments(mean: float, variance: float, value: float, delta: float) -> 
     return mean, variance
 
 
-class AESAM(SelectiveSAM):
+class SharpGradientTest(StepRule):
+    """SAM when ||g||^2 >= mu_t + c_t sigma_t (moving moments of ||g||^2)."""
+
+    name = "AESAM"
+    decides_after_first_pass = True
+
+    def __init__(self, total_steps: int, lambda_1: float, lambda_2: float, delta: float) -> None:
+        super().__init__()
+        check_number("total_steps", total_steps, low=1, integer=True)
+        check_number("lambda_1", lambda_1)
+        check_number("lambda_2", lambda_2)
+        check_number("delta", delta, low=0.0, high=1.0)
+        if delta == 1:
+            raise ValueError(f"delta must lie in [0, 1), got {delta!r}")
+        self.total_steps = total_steps
+        self.lambda_1 = float(lambda_1)
+        self.lambda_2 = float(lambda_2)
+        self.delta = float(delta)
+        self.step = 0
+        self.mean = 0.0
+        self.variance = 0.0
+        self.last_squared_norm = math.nan
+        self._pending = (0.0, 0.0, math.nan)
+
+    def threshold_coefficient(self, step: int | None = None) -> float:
+        """c_t for step ``step`` (default: the coming step)."""
+        step = self.step if step is None else step
+        return linear_schedule(self.lambda_1, self.lambda_2, step, self.total_steps)
+
+    def host_reads_ahead(self) -> int:
+        """||g|| is read on the host every step."""
+        return 1
+
+    def sam_step_from_gradient(self, grads: list[Tensor], scale: Tensor | None) -> bool | None:
+        """Update the moments (pending until the step completes) and apply the test."""
+        norm = l2_norm(grads)
+        if scale is not None:
+            norm = norm / scale
+        # note: this is a CPU-GPU sync point, the rule's one read per step
+        squared_norm = float(norm.item()) ** 2
+        if not math.isfinite(squared_norm):
+            return None
+        mean, variance = update_moments(self.mean, self.variance, squared_norm, self.delta)
+        self._pending = (mean, variance, squared_norm)
+        return squared_norm >= mean + self.threshold_coefficient() * math.sqrt(variance)
+
+    def commit(self, sam: bool) -> None:
+        """Adopt the moments of the completed step."""
+        self.mean, self.variance, self.last_squared_norm = self._pending
+        self.step += 1
+
+    def stats(self) -> dict[str, float]:
+        """The last completed ||g||^2, its moving mean and deviation, c_t."""
+        return {
+            "grad_norm_sq": self.last_squared_norm,
+            "grad_norm_sq_mean": self.mean,
+            "grad_norm_sq_std": math.sqrt(self.variance),
+            "threshold_coefficient": self.threshold_coefficient(),
+        }
+
+    def settings(self) -> dict[str, Any]:
+        """T, lambda_1, lambda_2 and delta."""
+        return {
+            "total_steps": self.total_steps,
+            "lambda_1": self.lambda_1,
+            "lambda_2": self.lambda_2,
+            "delta": self.delta,
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """The step count and the moving moments."""
+        return {
+            "step": self.step,
+            "mean": self.mean,
+            "variance": self.variance,
+            "last_squared_norm": self.last_squared_norm,
+        }
+
+    def load_state_dict(self, state: dict[str, Any], device: torch.device | None) -> None:
+        """Restore the step count and the moments."""
+        self.step = int(state["step"])
+        self.mean = float(state["mean"])
+        self.variance = float(state["variance"])
+        self.last_squared_norm = float(state["last_squared_norm"])
+        self._pending = (self.mean, self.variance, self.last_squared_norm)
+
+
+class AESAM(TwoPassOptimizer):
     """SAM on the steps whose squared gradient norm reaches mu_t + c_t * sigma_t.
 
     Args (beyond SAM's):
@@ -70,86 +162,5 @@ class AESAM(SelectiveSAM):
                 "AESAM needs total_steps, the number of steps over which its threshold "
                 "coefficient c_t moves from lambda_1 to lambda_2 (usually the run's length)"
             )
-        check_number("total_steps", total_steps, low=1, integer=True)
-        check_number("lambda_1", lambda_1)
-        check_number("lambda_2", lambda_2)
-        check_number("delta", delta, low=0.0, high=1.0)
-        if delta == 1:
-            raise ValueError(f"delta must lie in [0, 1), got {delta!r}")
-        super().__init__(params, base_optimizer, rho, adaptive, **kwargs)
-        self.total_steps = total_steps
-        self.lambda_1 = float(lambda_1)
-        self.lambda_2 = float(lambda_2)
-        self.delta = float(delta)
-        self.mean = 0.0
-        self.variance = 0.0
-        self.last_squared_norm = math.nan
-        self._pending: tuple[float, float, float] = (0.0, 0.0, math.nan)
-
-    def threshold_coefficient(self, step: int | None = None) -> float:
-        """c_t for step ``step`` (default: the coming step)."""
-        step = self.counters["steps"] if step is None else step
-        return linear_schedule(self.lambda_1, self.lambda_2, step, self.total_steps)
-
-    # ------------------------------------------------------------------- step
-    @torch.no_grad()
-    def step(self, closure: Closure | None = None, grad_scaler: Any = None) -> Any:
-        """First pass, then ||g||^2 picks a SAM or a plain step; returns the first pass's loss."""
-        closure = require_closure(closure, type(self).__name__)
-        loss = self._evaluate(closure)
-        squared_norm = self._squared_grad_norm(grad_scaler)
-        if self._checked(grad_scaler) and not math.isfinite(squared_norm):
-            return self._skip_step(loss, grad_scaler, unscaled=False)
-        if self._is_sharp(squared_norm):
-            return self._finish_sam_step(closure, loss, grad_scaler)
-        return self._finish_plain_step(loss, grad_scaler)
-
-    def _squared_grad_norm(self, grad_scaler: Any) -> float:
-        """||g||^2 of the first pass in unscaled units, on the host (the rule's one read)."""
-        grads = [
-            p.grad for group in self.param_groups for p in group["params"] if p.grad is not None
-        ]
-        norm = l2_norm(grads).item()
-        if grad_scaler is not None:
-            norm /= grad_scaler.get_scale()
-        return norm * norm
-
-    def _is_sharp(self, squared_norm: float) -> bool:
-        """Update the moments (pending until the step completes) and apply the rule."""
-        mean, variance = update_moments(self.mean, self.variance, squared_norm, self.delta)
-        self._pending = (mean, variance, squared_norm)
-        return squared_norm >= mean + self.threshold_coefficient() * math.sqrt(variance)
-
-    def _commit(self, sam: bool) -> None:
-        self.mean, self.variance, self.last_squared_norm = self._pending
-
-    # ------------------------------------------------------------- reporting
-    @property
-    def stats(self) -> dict[str, float]:
-        """SAM's counters plus the last completed ||g||^2, its moving mean and deviation, c_t."""
-        stats = super().stats
-        stats["grad_norm_sq"] = self.last_squared_norm
-        stats["grad_norm_sq_mean"] = self.mean
-        stats["grad_norm_sq_std"] = math.sqrt(self.variance)
-        stats["threshold_coefficient"] = self.threshold_coefficient()
-        return stats
-
-    # ------------------------------------------------------------ persistence
-    def state_dict(self) -> dict[str, Any]:
-        """SAM's state_dict plus the moving moments."""
-        state = super().state_dict()
-        state["ae_sam"] = {
-            "mean": self.mean,
-            "variance": self.variance,
-            "last_squared_norm": self.last_squared_norm,
-        }
-        return state
-
-    def _pop_extra_state(self, state_dict: dict[str, Any]) -> Any:
-        return state_dict.pop("ae_sam")
-
-    def _load_extra_state(self, extra: Any) -> None:
-        self.mean = float(extra["mean"])
-        self.variance = float(extra["variance"])
-        self.last_squared_norm = float(extra["last_squared_norm"])
-        self._pending = (self.mean, self.variance, self.last_squared_norm)
+        rule = SharpGradientTest(total_steps, lambda_1, lambda_2, delta)
+        super().__init__(params, base_optimizer, rule, rho, adaptive, **kwargs)

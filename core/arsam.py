@@ -1,19 +1,26 @@
 """ARSAM: SAM's gradient split into the SGD gradient plus a reusable second-order term (PSF).
 
-Every step runs the first pass and gets g. Then (method.md, "The algorithm"):
+One ARSAM step, as docs/method.md "The algorithm" states it; the skeleton that
+runs the passes is core/two_pass.py, and this file's ``PSFReuse`` rule is the
+whole of what ARSAM adds to it:
 
-- SAM step (the schedule says so; every step during warm-up): second pass at
-  w + e as in SAM, PSF := g_sam - g, c := 1, record ||PSF||_S and
-  ||PSF||_S / ||g||_S; the base optimizer steps with g_sam.
-- reuse step: for the first ``reuse_steps`` steps after a SAM step c := c * beta
-  and the base optimizer steps with g + c * PSF; after that, plain g. These steps
-  run the closure ONCE.
+1. pass 1: g = grad L(w)                                   (every step)
+2. the schedule says whether this is a SAM step            ``sam_step_ahead``
+3. SAM step: pass 2 at w + e as in SAM, then               ``on_sam_gradient``
+       PSF := g_sam - g                                    ``store_difference``
+       record ||PSF||_S and ||g||_S for the quota           ``schedule.record``
+   the base optimizer steps with g_sam
+4. reuse step (one pass): c from the schedule;             ``on_one_pass_gradient``
+       g := g + c PSF while c > 0, plain g after           ``add_scaled``
+   the base optimizer steps with it
+5. the schedule advances (at a window boundary the quota   ``commit``
+   adapts and the next window's SAM steps are placed)
 
-The schedule (core/arsam_schedule.py) places floor(b) SAM steps in each window
-of K steps and adapts b at window boundaries from the recorded statistics.
-PSF is the only persistent parameter-sized buffer; a SAM step also keeps the
-first pass's gradient alive while its second pass runs (and a copy of the
-weights when non-finite steps are checked, see SAM._second_pass).
+Two schedules decide steps 2, 4 and 5: the paper's (core/arsam_schedule.py,
+docs/method.md) and the horizon-aware one (core/horizon_schedule.py, docs/method.md
+"Beyond the specification"), chosen by ``schedule=``. PSF is the only persistent
+parameter-sized buffer; a SAM step also keeps g alive while its second pass runs
+(and a copy of the weights when non-finite steps are checked).
 """
 
 from __future__ import annotations
@@ -24,18 +31,127 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .arsam_schedule import ARSAMSchedule
+from .arsam_schedule import PaperSchedule
+from .gradients import GroupParams, add_scaled, store_difference
+from .horizon_schedule import HorizonSchedule
 from .multi_tensor import l2_norm
-from .sam import GroupParams
-from .selective_sam import SelectiveSAM
+from .rule import StepRule
+from .two_pass import TwoPassOptimizer
+
+SCHEDULES = ("auto", "paper", "horizon")
+# The paper schedule's own arguments and their defaults (docs/method.md).
+PAPER_DEFAULTS = dict(
+    warmup_steps=0,
+    window=50,
+    reuse_steps=6,
+    reuse_decay=0.7,
+    quota_gain=(0.13, 0.13),
+    max_sam_fraction=0.8,
+    var_blocks=5,
+)
 
 
-class ARSAM(SelectiveSAM):
+class PSFReuse(StepRule):
+    """Measure PSF := g_sam - g on the schedule's SAM steps; mix g + c PSF into the others."""
+
+    name = "ARSAM"
+
+    def __init__(self, schedule: PaperSchedule | HorizonSchedule, stat_params: list[Tensor]):
+        super().__init__()
+        self.schedule = schedule
+        self.stat_params = stat_params
+
+    def sam_step_ahead(self, step: int) -> bool:
+        """The schedule's decision for the coming step."""
+        return self.schedule.is_sam_step()
+
+    def host_reads_ahead(self) -> int:
+        """One read when the coming step completes a window."""
+        return self.schedule.host_reads_ahead()
+
+    def on_sam_gradient(
+        self,
+        groups: GroupParams,
+        first_grads: list[list[Tensor]],
+        inverse_scale: float | Tensor,
+        checked: bool,
+    ) -> bool:
+        """PSF := g_sam - g (unscaled units) and record ||PSF||_S, ||g||_S; .grad keeps g_sam."""
+        params, g = [], []
+        for (_, group_params), group_grads in zip(groups, first_grads, strict=True):
+            for p, grad in zip(group_params, group_grads, strict=True):
+                if p.grad is not None:
+                    params.append(p)
+                    g.append(grad)
+        psf = [self._psf_buffer(p) for p in params]
+        store_difference(psf, [p.grad for p in params], g, inverse_scale)
+        first_grad_of = {id(p): grad for p, grad in zip(params, g, strict=True)}
+        subset = [p for p in self.stat_params if id(p) in first_grad_of]
+        if subset:
+            psf_norm = l2_norm([self.state[p]["psf"] for p in subset])
+            grad_norm = l2_norm([first_grad_of[id(p)] for p in subset]) * inverse_scale
+            self.schedule.record(psf_norm, grad_norm)
+        return True
+
+    def on_one_pass_gradient(self, param_groups: list[dict[str, Any]]) -> None:
+        """Reuse step: g := g + c PSF while the schedule's c is non-zero, plain g after."""
+        coefficient = self.schedule.mixing_coefficient()
+        if not coefficient:
+            return
+        grads, psf = [], []
+        for group in param_groups:
+            for p in group["params"]:
+                if p.grad is not None and "psf" in self.state.get(p, {}):
+                    grads.append(p.grad)
+                    psf.append(self.state[p]["psf"])
+        if grads:
+            add_scaled(grads, psf, coefficient)
+
+    def commit(self, sam: bool) -> None:
+        """Advance the schedule (and, at a window boundary, adapt the quota)."""
+        self.schedule.commit(sam)
+
+    def _psf_buffer(self, param: Tensor) -> Tensor:
+        state = self.state[param]
+        if "psf" not in state:
+            state["psf"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+        return state["psf"]
+
+    # ------------------------------------------------------ reporting, state
+    def stats(self) -> dict[str, float]:
+        """The schedule's quota, latest PSF ratio, reuse coefficient and window position."""
+        return self.schedule.stats()
+
+    def settings(self) -> dict[str, Any]:
+        """The schedule's name and hyperparameters, and the size of the statistics subset S."""
+        return {
+            "schedule": self.schedule.name,
+            **self.schedule.settings(),
+            "stat_params": len(self.stat_params),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """The schedule's progress."""
+        return self.schedule.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any], device: torch.device | None) -> None:
+        """Restore the schedule's progress, its statistics on ``device``."""
+        self.schedule.load_state_dict(state, device)
+
+
+class ARSAM(TwoPassOptimizer):
     """Adaptively sampled SAM steps with the PSF term reused in between.
 
     Args (beyond SAM's):
-        warmup_steps: leading steps that are all SAM steps.
-        window: K, steps per window.
+        total_steps: the run's length in steps. Given (and ``schedule`` 'auto'),
+            the horizon-aware schedule picks warm-up, window, quota and reuse
+            for it.
+        schedule: 'auto': horizon-aware when ``total_steps`` is known and none
+            of the paper schedule's arguments below (warm-up, window, reuse,
+            quota) is set, the paper's otherwise; 'paper'; 'horizon' (needs
+            ``total_steps``, takes none of the paper's arguments).
+        warmup_steps: leading steps that are all SAM steps (paper schedule).
+        window: K, steps per window (paper schedule).
         reuse_steps: steps after a SAM step that mix in the stored PSF.
         reuse_decay: beta in (0, 1]; the k-th reuse step mixes beta**k * PSF.
         quota_gain: (a1, a2), the quota's sensitivity to m_r and m_v.
@@ -44,6 +160,11 @@ class ARSAM(SelectiveSAM):
         stat_params: the subset S for the statistics: an int n (the last n
             perturbed parameter tensors) or the parameters themselves; None: 10.
         seed: seed of the placement generator; identical on every rank.
+
+    Example::
+
+        opt = ARSAM(model.parameters(), torch.optim.SGD, rho=0.05, total_steps=len(loader) * 200,
+                    lr=0.05, momentum=0.9, weight_decay=1e-3)
     """
 
     def __init__(
@@ -61,9 +182,22 @@ class ARSAM(SelectiveSAM):
         var_blocks: int = 5,
         stat_params: int | Sequence[Tensor] | None = None,
         seed: int = 0,
+        total_steps: int | None = None,
+        schedule: str = "auto",
         **kwargs: Any,
     ) -> None:
-        schedule = ARSAMSchedule(
+        if schedule not in SCHEDULES:
+            raise ValueError(
+                f"schedule must be one of {', '.join(repr(s) for s in SCHEDULES)}, got "
+                f"{schedule!r}: 'paper' is docs/method.md's schedule, 'horizon' the "
+                "horizon-aware one (needs total_steps), 'auto' picks 'horizon' when "
+                "total_steps is given"
+            )
+        if schedule == "horizon" and total_steps is None:
+            raise TypeError(
+                "ARSAM(schedule='horizon') needs total_steps, the run's length in steps"
+            )
+        self._paper_settings = dict(
             warmup_steps=warmup_steps,
             window=window,
             reuse_steps=reuse_steps,
@@ -73,9 +207,25 @@ class ARSAM(SelectiveSAM):
             var_blocks=var_blocks,
             seed=seed,
         )
-        super().__init__(params, base_optimizer, rho, adaptive, **kwargs)
-        self.schedule = schedule
-        self.stat_params = self._resolve_stat_params(stat_params)
+        paper_arguments = sorted(
+            k for k, v in PAPER_DEFAULTS.items() if _normalised(self._paper_settings[k]) != v
+        )
+        if schedule == "horizon" and paper_arguments:
+            raise ValueError(
+                f"ARSAM(schedule='horizon') chooses warm-up, window, quota and reuse from "
+                f"total_steps; drop {', '.join(paper_arguments)}, or use schedule='paper'"
+            )
+        self.schedule_choice = schedule
+        self._uses_paper = schedule == "paper" or bool(paper_arguments)
+        chosen = self._make_schedule(total_steps)
+        super().__init__(params, base_optimizer, PSFReuse(chosen, []), rho, adaptive, **kwargs)
+        self.rule.stat_params = self._resolve_stat_params(stat_params)
+
+    def _make_schedule(self, total_steps: int | None) -> PaperSchedule | HorizonSchedule:
+        """The schedule ``schedule=`` and ``total_steps`` call for."""
+        if self._uses_paper or total_steps is None:
+            return PaperSchedule(**self._paper_settings)
+        return HorizonSchedule(total_steps=total_steps)
 
     def _resolve_stat_params(self, stat_params: int | Sequence[Tensor] | None) -> list[Tensor]:
         everything = [p for group in self.param_groups for p in group["params"]]
@@ -95,92 +245,48 @@ class ARSAM(SelectiveSAM):
             )
         return chosen
 
-    def set_warmup_steps(self, warmup_steps: int) -> None:
-        """Set the warm-up length before the first step (e.g. converted from epochs)."""
-        self.schedule.set_warmup_steps(warmup_steps)
-
-    # ------------------------------------------------------------------- step
-    # SelectiveSAM.step runs the first pass, then either a SAM step (second pass at
-    # w + e, then _on_sam_gradient) or a reuse step (_on_plain_gradient) and the base
-    # optimizer's update; _commit advances the schedule past the completed step.
-    def _sam_step_ahead(self) -> bool:
-        """Whether the coming step is a SAM step: every warm-up step, then the window's plan."""
-        return self.schedule.is_sam_step()
-
-    def _on_sam_gradient(
-        self, groups: GroupParams, first_grads: list[list[Tensor]], grad_scaler: Any
-    ) -> bool:
-        """SAM step: PSF := g_sam - g and record the statistics; the update uses g_sam."""
-        inverse_scale = 1.0 / grad_scaler.get_scale() if grad_scaler is not None else 1.0
-        self._measure_psf(groups, first_grads, inverse_scale)
-        return True
-
-    def _on_plain_gradient(self) -> None:
-        """Reuse step: g := g + c * PSF while c is non-zero, plain g after."""
-        coefficient = self.schedule.mixing_coefficient()
-        if coefficient:
-            self._mix_psf(coefficient)
-
-    def _commit(self, sam: bool) -> None:
-        """Advance the schedule (and, at a window boundary, adapt the quota)."""
-        self.schedule.commit(sam)
-
-    def _measure_psf(
-        self, groups: GroupParams, first_grads: list[list[Tensor]], inverse_scale: float
-    ) -> None:
-        """PSF := g_sam - g (in unscaled units) and record ||PSF||_S, ||g||_S; .grad keeps g_sam."""
-        params = [p for _, group_params in groups for p in group_params]
-        g = [grad for group_grads in first_grads for grad in group_grads]
-        keep = [i for i, p in enumerate(params) if p.grad is not None]
-        params, g = [params[i] for i in keep], [g[i] for i in keep]
-        psf = [self._psf_buffer(p) for p in params]
-        torch._foreach_copy_(psf, [p.grad for p in params])
-        torch._foreach_add_(psf, g, alpha=-inverse_scale)
-        first_grad_of = {id(p): grad for p, grad in zip(params, g, strict=False)}
-        subset = [p for p in self.stat_params if id(p) in first_grad_of]
-        if not subset:
-            return
-        psf_norm = l2_norm([self.state[p]["psf"] for p in subset])
-        grad_norm = l2_norm([first_grad_of[id(p)] for p in subset]) * inverse_scale
-        self.schedule.history.record(psf_norm, grad_norm)
-
-    def _psf_buffer(self, param: Tensor) -> Tensor:
-        state = self.state[param]
-        if "psf" not in state:
-            state["psf"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-        return state["psf"]
-
-    def _mix_psf(self, coefficient: float) -> None:
-        """g := g + c * PSF for every parameter with both."""
-        grads, psf = [], []
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None and "psf" in self.state[p]:
-                    grads.append(p.grad)
-                    psf.append(self.state[p]["psf"])
-        if grads:
-            torch._foreach_add_(grads, psf, alpha=coefficient)
-
-    # ------------------------------------------------------------- reporting
     @property
-    def stats(self) -> dict[str, float]:
-        """SAM's counters plus the quota, the last PSF/gradient ratio and the mixing coefficient."""
-        stats = super().stats
-        stats["quota"] = self.schedule.quota
-        stats["psf_ratio"] = self.schedule.last_ratio
-        stats["mixing_coefficient"] = self.schedule.coefficient
-        return stats
+    def schedule(self) -> PaperSchedule | HorizonSchedule:
+        """The schedule in use."""
+        return self.rule.schedule
 
-    # ------------------------------------------------------------ persistence
-    def state_dict(self) -> dict[str, Any]:
-        """SAM's state_dict plus the schedule (placement, quota, statistics, generator)."""
-        state = super().state_dict()
-        state["schedule"] = self.schedule.state_dict()
-        return state
+    @property
+    def stat_params(self) -> list[Tensor]:
+        """The parameter subset S of the statistics."""
+        return self.rule.stat_params
 
-    def _pop_extra_state(self, state_dict: dict[str, Any]) -> Any:
-        return state_dict.pop("schedule")
+    def set_warmup_steps(self, warmup_steps: int) -> None:
+        """Set the paper schedule's warm-up before the first step (e.g. converted from epochs).
 
-    def _load_extra_state(self, extra: Any) -> None:
-        device = self.stat_params[0].device if self.stat_params else None
-        self.schedule.load_state_dict(extra, device)
+        A warm-up is a paper-schedule argument: with schedule 'auto' it selects the paper's.
+        """
+        if self.schedule_choice == "horizon":
+            raise ValueError(
+                "ARSAM(schedule='horizon') chooses its own warm-up from total_steps; give no "
+                "warmup_steps/warmup_epochs, or use schedule='paper'"
+            )
+        if not self._uses_paper and warmup_steps != 0:
+            if self.counters["steps"] > 0:
+                raise ValueError("the warm-up cannot change after training started")
+            self._uses_paper = True
+            self.rule.schedule = self._make_schedule(None)
+        if isinstance(self.schedule, PaperSchedule):
+            self.schedule.set_warmup_steps(warmup_steps)
+
+    def set_total_steps(self, total_steps: int) -> None:
+        """Give the run's length before the first step; 'auto' then becomes horizon-aware."""
+        if self._uses_paper:
+            return
+        current = getattr(self.schedule, "total_steps", None)
+        if current == total_steps:
+            return
+        if self.counters["steps"] > 0:
+            raise ValueError(
+                f"the run's length cannot change after training started (step "
+                f"{self.counters['steps']}, total_steps {current} -> {total_steps})"
+            )
+        self.rule.schedule = self._make_schedule(total_steps)
+
+
+def _normalised(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value

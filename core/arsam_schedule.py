@@ -1,8 +1,14 @@
-"""ARSAM's schedule: which steps are SAM steps, and how much stored PSF the others mix in.
+"""ARSAM's paper schedule: which steps are SAM steps, and how much stored PSF the others mix in.
+
+docs/method.md, "The algorithm": warm-up, windows of K steps holding floor(b) SAM
+steps at random positions, b adapted at each window boundary from the trends of
+r_j = ||PSF_j||_S / ||g_j||_S and of the blocked variance of ||PSF_j||_S, and PSF
+reused with c = beta^k for ``reuse_steps`` steps after each SAM step.
 
 Every decision is made on the host from a CPU generator and host counters, so a
-step never waits for the device; the device-side statistics are read only at
-window boundaries, when the quota adapts (method.md, "The algorithm").
+step never waits for the device. The device is read once per window: at each
+boundary, counted in windows of K from the end of the warm-up (also during it),
+the adapted quota and the latest ratio come to the host in one read.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import torch.distributed as dist
 from torch import Tensor
 
 from .arguments import check_number
+from .rule import draw_uniforms
 
 
 def place_sam_steps(count: int, probability: float, uniforms: list[float]) -> list[bool]:
@@ -119,8 +126,10 @@ class PSFHistory:
         self.psf_norms = None if state["psf_norms"] is None else state["psf_norms"].to(device)
 
 
-class ARSAMSchedule:
+class PaperSchedule:
     """Warm-up, windows of K steps with an adaptive SAM quota, and PSF reuse coefficients."""
+
+    name = "paper"
 
     def __init__(
         self,
@@ -161,7 +170,9 @@ class ARSAMSchedule:
         self.reuse_steps = reuse_steps
         self.reuse_decay = reuse_decay
         self.quota_gain = (float(quota_gain[0]), float(quota_gain[1]))
+        self.max_sam_fraction = float(max_sam_fraction)
         self.max_quota = math.floor(window * max_sam_fraction)
+        self.var_blocks = var_blocks
         self.history = PSFHistory(window, var_blocks)
         self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)
@@ -172,7 +183,20 @@ class ARSAMSchedule:
         self.coefficient = 0.0
         self.last_ratio = math.nan
         if warmup_steps == 0:
-            self._start_window(adapt=False)
+            self._place(self._draw_plan())
+
+    def settings(self) -> dict[str, Any]:
+        """Every hyperparameter of the schedule."""
+        return {
+            "warmup_steps": self.warmup_steps,
+            "window": self.window,
+            "reuse_steps": self.reuse_steps,
+            "reuse_decay": self.reuse_decay,
+            "quota_gain": list(self.quota_gain),
+            "max_sam_fraction": self.max_sam_fraction,
+            "var_blocks": self.var_blocks,
+            "seed": self.seed,
+        }
 
     def set_warmup_steps(self, warmup_steps: int) -> None:
         """Change the warm-up before the first step (front-ends that count it in epochs)."""
@@ -188,7 +212,7 @@ class ARSAMSchedule:
         self.generator.manual_seed(self.seed)
         self.plan = []
         if warmup_steps == 0:
-            self._start_window(adapt=False)
+            self._place(self._draw_plan())
 
     # ------------------------------------------------------------- decisions
     def is_sam_step(self) -> bool:
@@ -203,7 +227,19 @@ class ARSAMSchedule:
             return 0.0
         return self.coefficient * self.reuse_decay
 
+    def is_boundary(self, step: int) -> bool:
+        """Whether the device is read when ``step`` steps have completed (once every K)."""
+        return step > 0 and (step - self.warmup_steps) % self.window == 0
+
+    def host_reads_ahead(self) -> int:
+        """1 when the coming step completes a window, else 0."""
+        return int(self.is_boundary(self.step + 1))
+
     # --------------------------------------------------------------- updates
+    def record(self, psf_norm: Tensor, grad_norm: Tensor) -> None:
+        """Store one SAM step's ||PSF||_S and ||g||_S on the device."""
+        self.history.record(psf_norm, grad_norm)
+
     def commit(self, sam_step: bool) -> None:
         """Advance past a completed step; at a window boundary adapt the quota, place SAM steps."""
         if sam_step:
@@ -212,40 +248,54 @@ class ARSAMSchedule:
             self.coefficient = self.mixing_coefficient()
             self.steps_since_sam += 1
         self.step += 1
-        if self.step >= self.warmup_steps:
-            position = self.step - self.warmup_steps
-            if position % self.window == 0:
-                self._start_window(adapt=position > 0)
-        if self.step % self.window == 0:
-            self._refresh_last_ratio()
+        if not self.is_boundary(self.step):
+            return
+        position = self.step - self.warmup_steps
+        self.quota, self.last_ratio = self._read_boundary_values(adapt=position > 0)
+        if position >= 0:
+            self._place(self._draw_plan())
 
-    def _start_window(self, adapt: bool) -> None:
-        if adapt:
-            self.quota = self._adapted_quota()
-        uniforms = torch.rand(self.window, generator=self.generator).tolist()
+    def _draw_plan(self) -> list[float]:
+        return draw_uniforms(self.generator, self.window)
+
+    def _place(self, uniforms: list[float]) -> None:
         self.plan = place_sam_steps(math.floor(self.quota), self.quota / self.window, uniforms)
 
-    def _adapted_quota(self) -> float:
-        """The next window's quota from the recorded statistics (one host sync)."""
-        m_r, m_v = self.history.trends()
-        quota = adapt_quota(
-            torch.tensor(self.quota, device=m_r.device), m_r, m_v, self.quota_gain, self.max_quota
+    def _read_boundary_values(self, adapt: bool) -> tuple[float, float]:
+        """(quota for the next window, latest ratio r), brought to the host in ONE read.
+
+        The quota is broadcast from rank 0, so every rank places the same SAM steps.
+        """
+        device = self.history.ratios.device if self.history.ratios is not None else None
+        quota = torch.tensor(self.quota, device=device)
+        if adapt:
+            m_r, m_v = self.history.trends()
+            quota = adapt_quota(quota, m_r, m_v, self.quota_gain, self.max_quota)
+        ratio = self.history.last_ratio()
+        values = torch.stack(
+            [quota.float(), quota.new_tensor(math.nan) if ratio is None else ratio]
         )
         if dist.is_available() and dist.is_initialized():
-            dist.broadcast(quota, src=0)
-        return float(quota.item())
+            dist.broadcast(values, src=0)
+        # note: this is a CPU-GPU sync point, the schedule's one read per window
+        quota_value, ratio_value = values.tolist()
+        return quota_value, ratio_value
 
-    def _refresh_last_ratio(self) -> None:
-        ratio = self.history.last_ratio()
-        if ratio is not None:
-            self.last_ratio = float(ratio.item())
+    # ------------------------------------------------------------- reporting
+    def stats(self) -> dict[str, float]:
+        """Quota, latest PSF/gradient ratio, reuse coefficient and window position (host only)."""
+        position = self.step - self.warmup_steps
+        return {
+            "quota": self.quota,
+            "psf_ratio": self.last_ratio,
+            "mixing_coefficient": self.coefficient,
+            "window_position": position % self.window if position >= 0 else -1,
+        }
 
     # ----------------------------------------------------------- persistence
     def state_dict(self) -> dict[str, Any]:
         """Position, quota, placement, reuse state, statistics and the generator's state."""
         return {
-            "window": self.window,
-            "warmup_steps": self.warmup_steps,
             "step": self.step,
             "quota": self.quota,
             "plan": list(self.plan),
@@ -257,13 +307,7 @@ class ARSAMSchedule:
         }
 
     def load_state_dict(self, state: dict[str, Any], device: torch.device | None = None) -> None:
-        """Restore a state written by ``state_dict`` with the same window length."""
-        if state["window"] != self.window:
-            raise ValueError(
-                f"the saved ARSAM schedule used window={state['window']}, this one "
-                f"window={self.window}: resume with the same window"
-            )
-        self.warmup_steps = int(state["warmup_steps"])
+        """Restore a state written by ``state_dict`` (the settings are checked by the caller)."""
         self.step = int(state["step"])
         self.quota = float(state["quota"])
         self.plan = [bool(x) for x in state["plan"]]

@@ -32,30 +32,90 @@ import torch
 from torch import Tensor
 
 from .arguments import check_number
+from .gradients import GroupParams, safe_ratio
 from .multi_tensor import is_finite, l2_norm
-from .sam import GroupParams
-from .sam_k import SAMK
+from .sam_k import EveryKthStep
+from .two_pass import TwoPassOptimizer
 
 
-def _ratio_or_zero(numerator: Tensor, denominator: Tensor) -> Tensor:
-    """numerator / denominator, or 0 where the denominator is 0, without leaving the device."""
-    nonzero = denominator != 0
-    safe = torch.where(nonzero, denominator, torch.ones_like(denominator))
-    return torch.where(nonzero, numerator / safe, torch.zeros_like(numerator))
-
-
-def _cosine(a: list[Tensor], a_norm: Tensor, b: list[Tensor], b_norm: Tensor) -> Tensor:
+def cosine(a: list[Tensor], a_norm: Tensor, b: list[Tensor], b_norm: Tensor) -> Tensor:
     """cos(a, b) = 1 - ||a / ||a|| - b / ||b||||^2 / 2, exact to rounding for nearly parallel a, b.
 
     Both vectors are normalised first, so their units (loss scales) may differ.
     """
     one = torch.ones_like(a_norm)
-    gap = torch._foreach_mul(a, _ratio_or_zero(one, a_norm))
-    torch._foreach_sub_(gap, torch._foreach_mul(b, _ratio_or_zero(one, b_norm)))
+    gap = torch._foreach_mul(a, safe_ratio(one, a_norm))
+    torch._foreach_sub_(gap, torch._foreach_mul(b, safe_ratio(one, b_norm)))
     return 1 - l2_norm(gap).square() / 2
 
 
-class LookSAM(SAMK):
+def orthogonal_direction(g: list[Tensor], g_sam: list[Tensor]) -> tuple[list[Tensor], Tensor]:
+    """(v, ||g_v||): g_v = g_sam - ||g_sam|| cos(g_sam, g) g / ||g||, v = g_v / ||g_v||."""
+    g_norm, g_sam_norm = l2_norm(g), l2_norm(g_sam)
+    projection = safe_ratio(g_sam_norm * cosine(g, g_norm, g_sam, g_sam_norm), g_norm)
+    g_v = torch._foreach_mul(g, -projection)
+    torch._foreach_add_(g_v, g_sam)
+    g_v_norm = l2_norm(g_v)
+    torch._foreach_mul_(g_v, safe_ratio(torch.ones_like(g_v_norm), g_v_norm))
+    return g_v, g_v_norm
+
+
+class ReusedOrthogonalDirection(EveryKthStep):
+    """SAM every k steps; in between, g + alpha ||g|| v with v stored at the last SAM step."""
+
+    name = "LookSAM"
+
+    def __init__(self, k: int, alpha: float) -> None:
+        super().__init__(k)
+        check_number("alpha", alpha, low=0.0)
+        self.alpha = float(alpha)
+
+    def on_sam_gradient(
+        self,
+        groups: GroupParams,
+        first_grads: list[list[Tensor]],
+        inverse_scale: float | Tensor,
+        checked: bool,
+    ) -> bool:
+        """v := g_v / ||g_v||, stored per parameter; False when v is not finite (checked)."""
+        params, g = [], []
+        for (_, group_params), group_grads in zip(groups, first_grads, strict=True):
+            for p, grad in zip(group_params, group_grads, strict=True):
+                if p.grad is not None:
+                    params.append(p)
+                    g.append(grad)
+        if not params:
+            return True
+        direction, g_v_norm = orthogonal_direction(g, [p.grad for p in params])
+        # note: a CPU-GPU sync point, only with the opt-in non-finite checks
+        if checked and not is_finite(g_v_norm):
+            return False
+        for p, v in zip(params, direction, strict=True):
+            self.state[p]["g_v_direction"] = v
+        return True
+
+    def on_one_pass_gradient(self, param_groups: list[dict[str, Any]]) -> None:
+        """g := g + alpha * ||g|| * v for every parameter with a stored direction."""
+        grads, mixed, directions = [], [], []
+        for group in param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grads.append(p.grad)
+                direction = self.state.get(p, {}).get("g_v_direction")
+                if direction is not None:
+                    mixed.append(p.grad)
+                    directions.append(direction)
+        if not directions or self.alpha == 0:
+            return
+        torch._foreach_add_(mixed, torch._foreach_mul(directions, l2_norm(grads) * self.alpha))
+
+    def settings(self) -> dict[str, Any]:
+        """k and alpha."""
+        return {"k": self.k, "alpha": self.alpha}
+
+
+class LookSAM(TwoPassOptimizer):
     """SAM every ``k`` steps; in between, g plus the stored orthogonal direction scaled by ||g||.
 
     Args (beyond SAM's):
@@ -73,47 +133,5 @@ class LookSAM(SAMK):
         alpha: float = 0.7,
         **kwargs: Any,
     ) -> None:
-        check_number("alpha", alpha, low=0.0)
-        super().__init__(params, base_optimizer, rho, adaptive, k, **kwargs)
-        self.alpha = float(alpha)
-
-    def _on_sam_gradient(
-        self, groups: GroupParams, first_grads: list[list[Tensor]], grad_scaler: Any
-    ) -> bool:
-        """v := g_v / ||g_v|| with g_v = g_sam - ||g_sam|| cos(g_sam, g) g / ||g||."""
-        params, g = [], []
-        for (_, group_params), group_grads in zip(groups, first_grads):
-            for p, grad in zip(group_params, group_grads):
-                if p.grad is not None:
-                    params.append(p)
-                    g.append(grad)
-        if not params:
-            return True
-        g_sam = [p.grad for p in params]
-        g_norm, g_sam_norm = l2_norm(g), l2_norm(g_sam)
-        projection = _ratio_or_zero(g_sam_norm * _cosine(g, g_norm, g_sam, g_sam_norm), g_norm)
-        g_v = torch._foreach_mul(g, -projection)
-        torch._foreach_add_(g_v, g_sam)
-        g_v_norm = l2_norm(g_v)
-        if self._checked(grad_scaler) and not is_finite(g_v_norm):
-            return False
-        torch._foreach_mul_(g_v, _ratio_or_zero(torch.ones_like(g_v_norm), g_v_norm))
-        for p, direction in zip(params, g_v):
-            self.state[p]["g_v_direction"] = direction
-        return True
-
-    def _on_plain_gradient(self) -> None:
-        """g := g + alpha * ||g|| * v for every parameter with a stored direction."""
-        grads, mixed, directions = [], [], []
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                grads.append(p.grad)
-                direction = self.state.get(p, {}).get("g_v_direction")
-                if direction is not None:
-                    mixed.append(p.grad)
-                    directions.append(direction)
-        if not directions or self.alpha == 0:
-            return
-        torch._foreach_add_(mixed, torch._foreach_mul(directions, l2_norm(grads) * self.alpha))
+        rule = ReusedOrthogonalDirection(k, alpha)
+        super().__init__(params, base_optimizer, rule, rho, adaptive, **kwargs)

@@ -24,11 +24,84 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .ae_sam import linear_schedule
 from .arguments import check_number
-from .selective_sam import SelectiveSAM, linear_schedule
+from .rule import StepRule, draw_uniforms
+from .two_pass import TwoPassOptimizer
 
 
-class RandomSAM(SelectiveSAM):
+class RandomSteps(StepRule):
+    """Step t is a SAM step iff a uniform draw from a seeded CPU generator is below p_t."""
+
+    name = "RandomSAM"
+
+    def __init__(
+        self, p_start: float, p_end: float | None, total_steps: int | None, seed: int
+    ) -> None:
+        super().__init__()
+        check_number("p_start", p_start, low=0.0, high=1.0)
+        if p_end is not None:
+            check_number("p_end", p_end, low=0.0, high=1.0)
+            if total_steps is None:
+                raise TypeError(
+                    "RandomSAM with p_end needs total_steps, the number of steps over which "
+                    "the SAM probability moves from p_start to p_end"
+                )
+        if total_steps is not None:
+            check_number("total_steps", total_steps, low=1, integer=True)
+        check_number("seed", seed, integer=True)
+        self.p_start = float(p_start)
+        self.p_end = None if p_end is None else float(p_end)
+        self.total_steps = total_steps
+        self.seed = seed
+        self.generator = torch.Generator().manual_seed(seed)
+        self.step = 0
+        self.draw = self._uniform()
+
+    def probability(self, step: int | None = None) -> float:
+        """p_t for step ``step`` (default: the coming step)."""
+        if self.p_end is None or self.total_steps is None:
+            return self.p_start
+        step = self.step if step is None else step
+        return linear_schedule(self.p_start, self.p_end, step, self.total_steps)
+
+    def _uniform(self) -> float:
+        return draw_uniforms(self.generator, 1)[0]
+
+    def sam_step_ahead(self, step: int) -> bool:
+        """The pending draw against p_t."""
+        return self.draw < self.probability()
+
+    def commit(self, sam: bool) -> None:
+        """Draw for the next step."""
+        self.step += 1
+        self.draw = self._uniform()
+
+    def stats(self) -> dict[str, float]:
+        """The SAM probability of the coming step."""
+        return {"sam_probability": self.probability()}
+
+    def settings(self) -> dict[str, Any]:
+        """p_start, p_end, T and the seed."""
+        return {
+            "p_start": self.p_start,
+            "p_end": self.p_end,
+            "total_steps": self.total_steps,
+            "seed": self.seed,
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """The generator, the pending draw and the step count."""
+        return {"generator": self.generator.get_state(), "draw": self.draw, "step": self.step}
+
+    def load_state_dict(self, state: dict[str, Any], device: torch.device | None) -> None:
+        """Restore the generator, the draw and the step count."""
+        self.generator.set_state(state["generator"].cpu())
+        self.draw = float(state["draw"])
+        self.step = int(state["step"])
+
+
+class RandomSAM(TwoPassOptimizer):
     """SAM on a random subset of steps: step t is a SAM step with probability p_t.
 
     Args (beyond SAM's):
@@ -51,58 +124,5 @@ class RandomSAM(SelectiveSAM):
         seed: int = 0,
         **kwargs: Any,
     ) -> None:
-        check_number("p_start", p_start, low=0.0, high=1.0)
-        if p_end is not None:
-            check_number("p_end", p_end, low=0.0, high=1.0)
-            if total_steps is None:
-                raise TypeError(
-                    "RandomSAM with p_end needs total_steps, the number of steps over which "
-                    "the SAM probability moves from p_start to p_end"
-                )
-        if total_steps is not None:
-            check_number("total_steps", total_steps, low=1, integer=True)
-        check_number("seed", seed, integer=True)
-        super().__init__(params, base_optimizer, rho, adaptive, **kwargs)
-        self.p_start = float(p_start)
-        self.p_end = None if p_end is None else float(p_end)
-        self.total_steps = total_steps
-        self.generator = torch.Generator().manual_seed(seed)
-        self.draw = self._uniform()
-
-    def probability(self, step: int | None = None) -> float:
-        """p_t for step ``step`` (default: the coming step)."""
-        if self.p_end is None or self.total_steps is None:
-            return self.p_start
-        step = self.counters["steps"] if step is None else step
-        return linear_schedule(self.p_start, self.p_end, step, self.total_steps)
-
-    def _uniform(self) -> float:
-        return float(torch.rand((), generator=self.generator))
-
-    def _sam_step_ahead(self) -> bool:
-        return self.draw < self.probability()
-
-    def _commit(self, sam: bool) -> None:
-        self.draw = self._uniform()
-
-    # ------------------------------------------------------------- reporting
-    @property
-    def stats(self) -> dict[str, float]:
-        """SAM's counters plus the SAM probability of the coming step."""
-        stats = super().stats
-        stats["sam_probability"] = self.probability()
-        return stats
-
-    # ------------------------------------------------------------ persistence
-    def state_dict(self) -> dict[str, Any]:
-        """SAM's state_dict plus the generator's state and the pending draw."""
-        state = super().state_dict()
-        state["rst"] = {"generator": self.generator.get_state(), "draw": self.draw}
-        return state
-
-    def _pop_extra_state(self, state_dict: dict[str, Any]) -> Any:
-        return state_dict.pop("rst")
-
-    def _load_extra_state(self, extra: Any) -> None:
-        self.generator.set_state(extra["generator"].cpu())
-        self.draw = float(extra["draw"])
+        rule = RandomSteps(p_start, p_end, total_steps, seed)
+        super().__init__(params, base_optimizer, rule, rho, adaptive, **kwargs)

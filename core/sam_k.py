@@ -1,13 +1,8 @@
 """SAM-k: a full SAM step every k steps, plain base-optimizer steps in between.
 
-With t the number of completed steps (a step skipped for non-finite gradients
-does not count):
-
-    t mod k = 0:  g_sam = grad L(w + rho * g / ||g||),  base optimizer steps with g_sam
-    otherwise:    one pass, base optimizer steps with g = grad L(w)
-
-So SAM runs at steps 0, k, 2k, ... and the cost is (1 + 1/k) passes per step.
-The decision is host arithmetic on a counter: no device synchronisation.
+With t the number of completed steps (a skipped step does not count): SAM at
+t mod k = 0, one pass with g otherwise. Cost: (1 + 1/k) passes per step. The
+decision is host arithmetic on a counter: no device synchronisation.
 """
 
 from __future__ import annotations
@@ -19,15 +14,31 @@ import torch
 from torch import Tensor
 
 from .arguments import check_number
-from .selective_sam import SelectiveSAM
+from .rule import StepRule
+from .two_pass import TwoPassOptimizer
 
 
-class SAMK(SelectiveSAM):
-    """SAM every ``k`` steps, the base optimizer alone on the others.
+class EveryKthStep(StepRule):
+    """SAM at completed-step counts 0, k, 2k, ..."""
 
-    Args (beyond SAM's):
-        k: period of the SAM steps, an integer >= 1 (k = 1 is SAM).
-    """
+    name = "SAMK"
+
+    def __init__(self, k: int) -> None:
+        super().__init__()
+        check_number("k", k, low=1, integer=True)
+        self.k = k
+
+    def sam_step_ahead(self, step: int) -> bool:
+        """SAM when ``step`` is a multiple of k."""
+        return step % self.k == 0
+
+    def settings(self) -> dict[str, Any]:
+        """The period k."""
+        return {"k": self.k}
+
+
+class SAMK(TwoPassOptimizer):
+    """SAM every ``k`` steps, the base optimizer alone on the others (k = 1 is SAM)."""
 
     def __init__(
         self,
@@ -38,9 +49,9 @@ class SAMK(SelectiveSAM):
         k: int = 5,
         **kwargs: Any,
     ) -> None:
-        check_number("k", k, low=1, integer=True)
-        super().__init__(params, base_optimizer, rho, adaptive, **kwargs)
-        self.k = k
+        super().__init__(params, base_optimizer, EveryKthStep(k), rho, adaptive, **kwargs)
 
-    def _sam_step_ahead(self) -> bool:
-        return self.counters["steps"] % self.k == 0
+    @property
+    def k(self) -> int:
+        """The period of the SAM steps."""
+        return self.rule.k

@@ -8,7 +8,7 @@ import sys
 import torch
 
 from tools.benchmarking.arguments import json_object
-from tools.benchmarking.cost import BenchmarkSettings, run_benchmark
+from tools.benchmarking.cost import PRECISIONS, BenchmarkSettings, run_benchmark
 from tools.benchmarking.cost_report import benchmark_markdown, write_benchmark
 from tools.benchmarking.optimizers import ALL_OPTIMIZERS
 
@@ -44,6 +44,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=json_object,
         default={},
         help='per-optimizer keyword arguments, JSON: \'{"SAMK": {"k": 2}}\'',
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="fp32; bf16 autocast; fp16 autocast with a GradScaler per optimizer",
+    )
+    parser.add_argument(
+        "--channels-last",
+        action="store_true",
+        help="models and inputs in the channels_last (NHWC) memory format",
     )
     parser.add_argument("--num-batches", type=int, default=8, help="distinct batches, cycled")
     parser.add_argument("--seed", type=int, default=0)
@@ -84,6 +95,8 @@ def settings_from(args: argparse.Namespace) -> BenchmarkSettings:
         num_batches=args.num_batches,
         seed=args.seed,
         sync_check_steps=check_steps,
+        precision=args.precision,
+        channels_last=args.channels_last,
     )
 
 

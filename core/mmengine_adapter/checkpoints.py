@@ -3,7 +3,7 @@
 Writing: MMEngine writes checkpoints through its 'local' storage backend. The
 backend registered here writes to a temporary file in the same directory and
 renames it into place, so an interrupted save never leaves a truncated
-checkpoint behind.
+checkpoint behind; ``remove_partial_files`` clears what a killed process left.
 
 Loading: torch >= 2.6 refuses every global that is not allow-listed. MMEngine's
 checkpoints hold numpy arrays and scalars (in the message hub's history and the
@@ -28,25 +28,82 @@ import torch
 from mmengine.fileio.backends import LocalBackend, register_backend
 from mmengine.logging.history_buffer import HistoryBuffer
 
+PARTIAL_PREFIX = ".partial-"
+
+
+def _file_mode() -> int:
+    """The mode a newly created file gets under the process's umask (0666 & ~umask)."""
+    try:
+        with open("/proc/self/status") as f:  # read without changing it (thread-safe)
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_atomically(data: bytes, filepath: str | Path) -> None:
+    """Write ``data`` to ``filepath`` through a temporary file, fsync and an atomic rename.
+
+    Readers see the old file or the new one, never a truncated one; the new file gets the
+    permissions of a normally created file (the umask applies).
+    """
+    directory = os.path.dirname(os.path.abspath(filepath))
+    os.makedirs(directory, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=PARTIAL_PREFIX)
+    try:
+        os.fchmod(handle, _file_mode())
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, filepath)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make a rename in ``directory`` durable (a no-op where directories cannot be opened)."""
+    try:
+        handle = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+def remove_partial_files(directory: str | Path) -> list[str]:
+    """Delete the temporary files that an interrupted write left in ``directory``."""
+    removed = []
+    if not os.path.isdir(directory):
+        return removed
+    for name in os.listdir(directory):
+        if name.startswith(PARTIAL_PREFIX):
+            path = os.path.join(directory, name)
+            try:
+                os.unlink(path)
+            except OSError:
+                continue
+            removed.append(path)
+    return removed
+
 
 class AtomicLocalBackend(LocalBackend):
     """MMEngine's local storage backend, with atomic writes."""
 
     def put(self, obj: bytes, filepath: str | Path) -> None:
         """Write ``obj`` to ``filepath`` through a temporary file and an atomic rename."""
-        directory = os.path.dirname(os.path.abspath(filepath))
-        os.makedirs(directory, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=directory, prefix=".partial-")
-        try:
-            with os.fdopen(handle, "wb") as f:
-                f.write(obj)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temporary, filepath)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-            raise
+        write_atomically(obj, filepath)
 
 
 def _history_buffer_as_data(buffer: HistoryBuffer) -> tuple:

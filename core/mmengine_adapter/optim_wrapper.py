@@ -28,9 +28,22 @@ from mmengine.optim import OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 from torch import nn
 
-from ..sam import SAM
+from ..two_pass import TwoPassOptimizer
 
-TELEMETRY_KEYS = ("sam_fraction", "quota", "psf_ratio", "grad_evals", "sam_steps")
+# The optimizer statistics logged every step (each optimizer reports the ones it has); the one list
+# that log readers (tools.benchmarking, tasks.classification.collect_results) use too.
+TELEMETRY_KEYS = (
+    "sam_fraction",
+    "sam_steps",
+    "grad_evals",
+    "skipped_steps",
+    "rho",
+    "quota",
+    "psf_ratio",
+    "psf_trend",
+    "mixing_coefficient",
+    "window_position",
+)
 _DTYPES = {
     "float16": torch.float16,
     "fp16": torch.float16,
@@ -60,7 +73,7 @@ class SAMOptimWrapper(OptimWrapper):
         dtype: str | None = None,
         loss_scale: str | float = "dynamic",
     ) -> None:
-        if not isinstance(optimizer, SAM):
+        if not isinstance(optimizer, TwoPassOptimizer):
             raise TypeError(
                 "SAMOptimWrapper needs a two-pass optimizer (optimizer=dict(type='SAM' or "
                 f"'ARSAM', base_optimizer=dict(type=...))), got {type(optimizer).__name__}; "
@@ -83,9 +96,11 @@ class SAMOptimWrapper(OptimWrapper):
         self._model: nn.Module | None = None
         self._inputs: tuple[tuple, dict] | None = None
         self._hook: Any = None
+        self._run_length_resolved = False
+        self._held_state: dict | None = None
 
     @staticmethod
-    def _configure_clipping(optimizer: SAM, clip_grad: dict | None) -> None:
+    def _configure_clipping(optimizer: TwoPassOptimizer, clip_grad: dict | None) -> None:
         if not clip_grad:
             return
         clip_grad = dict(clip_grad)
@@ -141,7 +156,7 @@ class SAMOptimWrapper(OptimWrapper):
                 "the constructor: optim_wrapper=dict(type='SAMOptimWrapper', "
                 "constructor='SAMOptimWrapperConstructor', optimizer=...)"
             )
-        self._resolve_warmup_epochs()
+        self._resolve_run_length()
         calls = 0
         model, (args, kwargs) = self._model, self._inputs
 
@@ -173,20 +188,33 @@ class SAMOptimWrapper(OptimWrapper):
         else:
             self.optimizer.step(closure, **kwargs)
 
-    def _resolve_warmup_epochs(self) -> None:
-        epochs = getattr(self.optimizer, "warmup_epochs", None)
-        if epochs is None:
+    def _resolve_run_length(self) -> None:
+        """Before the first step: the run's length and the warm-up in steps, then a held resume.
+
+        The train loop's length is known only now (MessageHub), and MMEngine loads a
+        checkpoint before it: a loaded state waits here until the optimizer has been
+        given the settings it was saved with, so that they can be checked.
+        """
+        if self._run_length_resolved:
             return
         hub = MessageHub.get_current_instance()
         max_iters, max_epochs = hub.get_info("max_iters"), hub.get_info("max_epochs")
-        if not max_iters or not max_epochs:
-            raise ValueError(
-                "warmup_epochs needs an epoch-based train loop (train_cfg=dict(by_epoch=True, "
-                "max_epochs=...)); with an iteration-based loop give warmup_steps instead"
-            )
-        steps = round(epochs * max_iters / max_epochs)
-        self.optimizer.set_warmup_steps(steps)
-        self.optimizer.warmup_epochs = None
+        epochs = getattr(self.optimizer, "warmup_epochs", None)
+        if epochs is not None:
+            if not max_iters or not max_epochs:
+                raise ValueError(
+                    "warmup_epochs needs an epoch-based train loop (train_cfg=dict(by_epoch=True, "
+                    "max_epochs=...)); with an iteration-based loop give warmup_steps instead"
+                )
+            self.optimizer.set_warmup_steps(round(epochs * max_iters / max_epochs))
+            self.optimizer.warmup_epochs = None
+        set_total_steps = getattr(self.optimizer, "set_total_steps", None)
+        if max_iters and set_total_steps is not None:
+            set_total_steps(int(max_iters))
+        self._run_length_resolved = True
+        if self._held_state is not None:
+            held, self._held_state = self._held_state, None
+            self.load_state_dict(held)
 
     def _log_telemetry(self) -> None:
         hub = MessageHub.get_current_instance()
@@ -199,13 +227,18 @@ class SAMOptimWrapper(OptimWrapper):
     # ------------------------------------------------------------ checkpoint
     def state_dict(self) -> dict:
         """The optimizer's state (and the loss scaler's, for float16)."""
+        if self._held_state is not None:
+            return dict(self._held_state)
         state = self.optimizer.state_dict()
         if self.loss_scaler is not None:
             state["loss_scaler"] = self.loss_scaler.state_dict()
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore what ``state_dict`` returned."""
+        """Restore what ``state_dict`` returned (held until the run's length is known)."""
+        if not self._run_length_resolved:
+            self._held_state = dict(state_dict)
+            return
         state_dict = dict(state_dict)
         scaler_state = state_dict.pop("loss_scaler", None)
         if scaler_state is not None and self.loss_scaler is not None:

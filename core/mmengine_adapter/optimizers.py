@@ -1,31 +1,39 @@
-"""SAM, ARSAM and the peers in MMEngine's OPTIMIZERS registry, with the base optimizer as a config.
+"""Every method of core.registry in MMEngine's OPTIMIZERS, with the base optimizer as a config.
 
     optimizer=dict(type='ARSAM', base_optimizer=dict(type='SGD', lr=0.05, momentum=0.9),
                    rho=0.05, warmup_epochs=3)
 
 ``warmup_epochs`` is kept on the optimizer and converted to steps by
-SAMOptimWrapper once the length of an epoch is known.
+SAMOptimWrapper once the length of an epoch is known; so is the run's length,
+given to optimizers that take ``total_steps``.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import torch
 from mmengine.registry import OPTIMIZERS
 
-from .. import AESAM, ARSAM, SAM, SAMK, LookSAM, RandomSAM
+from ..registry import TWO_PASS_METHODS, MethodSpec, on_register, register_method
+from ..two_pass import TwoPassOptimizer
 
-TWO_PASS_OPTIMIZERS: dict[str, type[SAM]] = {
-    "SAM": SAM,
-    "ARSAM": ARSAM,
-    "SAMK": SAMK,
-    "LookSAM": LookSAM,
-    "AESAM": AESAM,
-    "RandomSAM": RandomSAM,
-}
+
+class _ClassesByName(Mapping):
+    """Name -> class of every method in core.registry, always current (a read-only view)."""
+
+    def __getitem__(self, name: str) -> type[TwoPassOptimizer]:
+        return TWO_PASS_METHODS[name].optimizer_class
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(TWO_PASS_METHODS)
+
+    def __len__(self) -> int:
+        return len(TWO_PASS_METHODS)
+
+
+TWO_PASS_OPTIMIZERS: Mapping[str, type[TwoPassOptimizer]] = _ClassesByName()
 
 
 def resolve_base_optimizer(config: Any) -> tuple[type[torch.optim.Optimizer], dict[str, Any]]:
@@ -49,36 +57,41 @@ def resolve_base_optimizer(config: Any) -> tuple[type[torch.optim.Optimizer], di
     return klass, kwargs
 
 
-def _builder(optimizer_class: type[SAM]) -> Callable[..., SAM]:
+def _builder(spec: MethodSpec) -> Callable[..., TwoPassOptimizer]:
     def build(
         params: Any, base_optimizer: Any, warmup_epochs: float | None = None, **kwargs: Any
-    ) -> SAM:
+    ) -> TwoPassOptimizer:
         klass, base_kwargs = resolve_base_optimizer(base_optimizer)
         overlap = set(kwargs) & set(base_kwargs)
         if overlap:
             raise ValueError(
-                f"{sorted(overlap)} given both to {optimizer_class.__name__} and to its "
+                f"{sorted(overlap)} given both to {spec.name} and to its "
                 "base_optimizer: give each argument once"
             )
         if warmup_epochs is not None:
             if "warmup_steps" in kwargs:
                 raise ValueError("give warmup_epochs or warmup_steps, not both")
-            if "warmup_steps" not in inspect.signature(optimizer_class).parameters:
-                raise ValueError(f"{optimizer_class.__name__} has no warm-up to give in epochs")
-        optimizer = optimizer_class(params, klass, **kwargs, **base_kwargs)
+            if not spec.accepts("warmup_steps"):
+                raise ValueError(f"{spec.name} has no warm-up to give in epochs")
+        optimizer = spec.build(params, klass, **kwargs, **base_kwargs)
         optimizer.warmup_epochs = warmup_epochs
         return optimizer
 
-    build.__name__ = build.__qualname__ = f"build_{optimizer_class.__name__}"
-    build.__doc__ = f"Build {optimizer_class.__name__} around the configured base optimizer."
+    build.__name__ = build.__qualname__ = f"build_{spec.name}"
+    build.__doc__ = f"Build {spec.name} around the configured base optimizer."
     return build
 
 
-def register_two_pass_optimizer(name: str, optimizer_class: type[SAM]) -> None:
-    """Make ``optimizer_class`` buildable as ``optimizer=dict(type=name, base_optimizer=...)``."""
-    TWO_PASS_OPTIMIZERS[name] = optimizer_class
-    OPTIMIZERS.register_module(name=name, module=_builder(optimizer_class), force=True)
+def _mirror(spec: MethodSpec) -> None:
+    OPTIMIZERS.register_module(name=spec.name, module=_builder(spec), force=True)
 
 
-for _name, _klass in list(TWO_PASS_OPTIMIZERS.items()):
-    register_two_pass_optimizer(_name, _klass)
+def register_two_pass_optimizer(
+    name: str, optimizer_class: type[TwoPassOptimizer], **options: Any
+) -> None:
+    """Register a method for configs, tools and tests (``core.registry.register_method``)."""
+    register_method(name, optimizer_class, **options)
+
+
+on_register(_mirror)
+__all__ = ["TWO_PASS_METHODS", "TWO_PASS_OPTIMIZERS", "register_two_pass_optimizer"]

@@ -22,9 +22,10 @@ from typing import Any
 
 from mmengine.config import Config
 
+from core.mmengine_adapter.optim_wrapper import TELEMETRY_KEYS
+
 from .accuracy import TOP1_KEY
 
-TELEMETRY_KEYS = ("sam_fraction", "quota", "psf_ratio", "grad_evals")
 OPTIMIZERS = ("sgd", "sam", "arsam")
 COLUMNS = (
     ("run", "Run"),

@@ -22,10 +22,13 @@ class RecordSamSteps(Hook):
         self.sam_steps.append(runner.optim_wrapper.optimizer.stats["sam_steps"])
 
 
-def main(config: str, work_dir: str, out_dir: str) -> None:
+def main(config: str, work_dir: str, out_dir: str, schedule: str = "paper") -> None:
     cfg = load_config(
         config, work_dir=work_dir, launcher="pytorch", cfg_options={"train_cfg.max_epochs": 5}
     )
+    if schedule == "horizon":  # no paper-schedule argument: the wrapper's run length picks it
+        base = cfg.optim_wrapper.optimizer.base_optimizer
+        cfg.optim_wrapper.optimizer = dict(type="ARSAM", base_optimizer=base, rho=0.05)
     runner = build_runner(cfg)
     recorder = RecordSamSteps()
     runner.register_hook(recorder)
@@ -37,9 +40,10 @@ def main(config: str, work_dir: str, out_dir: str) -> None:
         "loss_forwards": module.loss_forwards,
         "weights": [p.detach().clone() for p in module.parameters()],
         "wrapper": type(runner.model).__name__,
+        "schedule": runner.optim_wrapper.optimizer.schedule.name,
     }
     torch.save(record, f"{out_dir}/rank{dist.get_rank()}.pt")
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from tests.adapter.conftest import CONFIG
@@ -20,7 +21,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_rank_gloo_run_agrees_on_every_decision(tmp_path) -> None:
+@pytest.mark.parametrize("schedule", ["paper", "horizon"])
+def test_two_rank_gloo_run_agrees_on_every_decision(tmp_path, schedule: str) -> None:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=ROOT, MASTER_ADDR="127.0.0.1")
     command = [
         sys.executable,
@@ -32,17 +34,20 @@ def test_two_rank_gloo_run_agrees_on_every_decision(tmp_path) -> None:
         CONFIG,
         str(tmp_path / "work"),
         str(tmp_path),
+        schedule,
     ]
     done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     assert rank0["wrapper"] == "CPUDistributedDataParallel"
+    assert rank0["schedule"] == rank1["schedule"] == schedule
     assert rank0["sam_steps"] == rank1["sam_steps"]
     assert rank0["stats"] == rank1["stats"]
     steps, sam_steps = rank0["stats"]["steps"], rank0["stats"]["sam_steps"]
     assert steps == 10  # 16 samples per rank, batch 8, 5 epochs
-    assert 2 <= sam_steps < steps  # warm-up (1 epoch = 2 steps) and some sampled SAM steps
+    # paper: warm-up (1 epoch = 2 steps) and some sampled SAM steps; horizon: its budget
+    assert (2 if schedule == "paper" else 1) <= sam_steps < steps
     for record in (rank0, rank1):  # the model really ran a second forward on SAM steps
         assert record["loss_forwards"] == steps + sam_steps
     for p, q in zip(rank0["weights"], rank1["weights"]):

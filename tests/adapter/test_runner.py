@@ -90,7 +90,7 @@ def test_checkpoints_load_with_weights_only(toy_cfg: Config) -> None:
     runner = train(toy_cfg)
     checkpoint = torch.load(osp.join(runner.work_dir, "epoch_2.pth"), weights_only=True)
     assert checkpoint["optimizer"]["kind"] == "ARSAM"
-    assert "schedule" in checkpoint["optimizer"]
+    assert checkpoint["optimizer"]["rule"]["name"] == "ARSAM"
 
 
 def test_bf16_amp_on_cpu(toy_cfg: Config) -> None:

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 import tasks.classification  # noqa: F401
-from core import ARSAM, SAM
+from core import ARSAM, SAM, TwoPassOptimizer
 from tasks.benchmarks import NoisyLabelDataset, symmetric_noise
 from tools.benchmarking.memory import optimizer_state_bytes
 
@@ -20,7 +20,7 @@ def _step(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
         loss.backward()
         return loss
 
-    if isinstance(optimizer, SAM):
+    if isinstance(optimizer, TwoPassOptimizer):
         optimizer.step(closure)
     else:
         closure()

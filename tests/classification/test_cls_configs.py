@@ -53,7 +53,7 @@ def test_cifar_variants_differ_only_in_optimizer(model, dataset):
 
     base = dict(type="SGD", lr=0.05, momentum=0.9, weight_decay=1e-3)
     assert sgd.optim_wrapper == dict(type="OptimWrapper", optimizer=base)
-    for opt, extra in (("sam", {}), ("arsam", {"warmup_epochs": 3})):
+    for opt, extra in (("sam", {}), ("arsam", {"warmup_epochs": 3, "schedule": "paper"})):
         wrapper = cfgs[opt].optim_wrapper
         assert wrapper.type == "SAMOptimWrapper"
         assert wrapper.constructor == "SAMOptimWrapperConstructor"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from core.arsam_schedule import (
-    ARSAMSchedule,
+    PaperSchedule,
     PSFHistory,
     adapt_quota,
     blocked_variance,
@@ -73,7 +73,7 @@ def test_place_sam_steps_fills_the_quota_exactly() -> None:
 
 
 def test_reuse_coefficients_follow_the_decay_then_stop() -> None:
-    schedule = ARSAMSchedule(window=10, reuse_steps=3, reuse_decay=0.5)
+    schedule = PaperSchedule(window=10, reuse_steps=3, reuse_decay=0.5)
     assert schedule.mixing_coefficient() == 0.0  # no PSF yet
     schedule.commit(sam_step=True)
     coefficients = []
@@ -84,10 +84,10 @@ def test_reuse_coefficients_follow_the_decay_then_stop() -> None:
 
 
 def test_same_seed_same_placements() -> None:
-    a, b = ARSAMSchedule(window=10, seed=4), ARSAMSchedule(window=10, seed=4)
-    c = ARSAMSchedule(window=10, seed=5)
+    a, b = PaperSchedule(window=10, seed=4), PaperSchedule(window=10, seed=4)
+    c = PaperSchedule(window=10, seed=5)
     a.quota = b.quota = c.quota = 5.0
     for s in (a, b, c):
-        s._start_window(adapt=False)
+        s._place(s._draw_plan())
     assert a.plan == b.plan and sum(a.plan) == 5
     assert a.plan != c.plan or a.generator.get_state().ne(c.generator.get_state()).any()

@@ -33,12 +33,12 @@ from tools.cli import (
     user_errors,
 )
 
-from .optimizers import TAKES_SEED, TAKES_TOTAL_STEPS, check_names, is_two_pass, optimizer_config
+from .optimizers import ALL_OPTIMIZERS, check_names, is_two_pass, optimizer_config, takes
 from .scalars import read_json, read_scalar_records, telemetry_series
 from .tables import write_json
 
 DEFAULT_PREFIX = os.path.join("configs", "classification", "digits")
-DEFAULT_OPTIMIZERS = ("SGD", "SAM", "ARSAM", "SAMK", "LookSAM", "AESAM", "RandomSAM")
+DEFAULT_OPTIMIZERS = ALL_OPTIMIZERS
 TOP1 = "accuracy/top1"
 
 
@@ -91,7 +91,7 @@ def _optimizer_override(cfg: Config, name: str, seed: int, settings: CompareSett
     """The ``optim_wrapper.optimizer`` dict for optimizer ``name`` in this run."""
     current = copy.deepcopy(cfg.optim_wrapper.optimizer.to_dict())
     options = dict(settings.optimizer_options.get(name, {}))
-    if name in TAKES_SEED:
+    if takes(name, "seed"):
         options.setdefault("seed", seed)
     if current.get("type") != name:
         if "base_optimizer" not in current:
@@ -101,7 +101,7 @@ def _optimizer_override(cfg: Config, name: str, seed: int, settings: CompareSett
             )
         # SAM's own arguments (adaptive, eps, ...) carry over to the peer.
         shared = {k: v for k, v in current.items() if k not in ("type", "base_optimizer", "rho")}
-        steps = total_steps(cfg) if name in TAKES_TOTAL_STEPS else None
+        steps = total_steps(cfg) if takes(name, "total_steps") else None
         return optimizer_config(
             name,
             current["base_optimizer"],
@@ -109,7 +109,7 @@ def _optimizer_override(cfg: Config, name: str, seed: int, settings: CompareSett
             total_steps=steps,
             options={**shared, **options},
         )
-    if name in TAKES_TOTAL_STEPS and "total_steps" not in current:
+    if takes(name, "total_steps") and "total_steps" not in current:
         options.setdefault("total_steps", total_steps(cfg))
     current.update(options)
     if "warmup_steps" in options:

@@ -11,6 +11,7 @@ optimizer state beyond the parameters.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
 import platform
@@ -55,6 +56,12 @@ class BenchmarkSettings:
     num_batches: int = 8
     seed: int = 0
     sync_check_steps: int = 0
+    precision: str = "fp32"
+    channels_last: bool = False
+
+
+# fp32; bf16 under autocast; fp16 under autocast with a GradScaler (one per optimizer).
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass
@@ -68,6 +75,8 @@ class Contestant:
     calls: int = 0
     times: list[float] = field(default_factory=list)
     peak_bytes: int | None = None
+    precision: str = "fp32"
+    scaler: Any = None
 
 
 def var_blocks_for(window: int, preferred: int = 5) -> int:
@@ -92,7 +101,10 @@ def make_batches(settings: BenchmarkSettings, device: torch.device) -> list[tupl
     for _ in range(max(1, settings.num_batches)):
         x = torch.randn(settings.batch_size, *settings.input_shape, generator=generator)
         y = torch.randint(0, settings.num_classes, (settings.batch_size,), generator=generator)
-        batches.append((x.to(device), y.to(device)))
+        x = x.to(device)
+        if settings.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        batches.append((x, y.to(device)))
     return batches
 
 
@@ -105,7 +117,7 @@ def contestant_config(name: str, settings: BenchmarkSettings, total_steps: int) 
         "weight_decay": settings.weight_decay,
     }
     options: dict[str, Any] = {}
-    if name == "ARSAM":
+    if name == "ARSAM-paper":  # the paper schedule's warm-up and window ("ARSAM" picks its own)
         options = {
             "warmup_steps": settings.arsam_warmup,
             "window": settings.arsam_window,
@@ -121,35 +133,61 @@ def make_contestants(
     settings: BenchmarkSettings, model: nn.Module, device: torch.device
 ) -> list[Contestant]:
     """Each optimizer with its own copy of ``model`` on ``device``."""
+    if settings.precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {settings.precision!r}")
     total_steps = settings.warmup + settings.steps + settings.sync_check_steps
     contestants = []
     for name in check_names(settings.optimizers):
         copy_of_model = copy.deepcopy(model).to(device)
+        if settings.channels_last:
+            copy_of_model = copy_of_model.to(memory_format=torch.channels_last)
         config = contestant_config(name, settings, total_steps)
         optimizer = build_optimizer(config, copy_of_model.parameters())
         if is_two_pass(name):
             optimizer.freeze_statistics_of(copy_of_model)
-        contestants.append(Contestant(name, copy_of_model, optimizer, config))
+        scaler = torch.amp.GradScaler(device.type) if settings.precision == "fp16" else None
+        contestants.append(
+            Contestant(
+                name, copy_of_model, optimizer, config, precision=settings.precision, scaler=scaler
+            )
+        )
     return contestants
+
+
+def autocast_for(precision: str, device: torch.device) -> Any:
+    """The autocast context of ``precision`` on ``device`` (none for fp32)."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device.type, dtype=dtype)
 
 
 def run_step(contestant: Contestant, batch: tuple[Tensor, Tensor]) -> None:
     """One training step of ``contestant`` on ``batch``."""
     x, y = batch
-    model, optimizer = contestant.model, contestant.optimizer
+    model, optimizer, scaler = contestant.model, contestant.optimizer, contestant.scaler
 
     def closure() -> Tensor:
         contestant.calls += 1
         optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
+        with autocast_for(contestant.precision, x.device):
+            loss = F.cross_entropy(model(x), y)
+        (loss if scaler is None else scaler.scale(loss)).backward()
         return loss
 
     if is_two_pass(contestant.name):
-        optimizer.step(closure)
+        if scaler is None:
+            optimizer.step(closure)
+        else:
+            optimizer.step(closure, grad_scaler=scaler)
     else:
         closure()
-        optimizer.step()
+        if scaler is None:
+            optimizer.step()
+        else:
+            scaler.step(optimizer)
+    if scaler is not None:
+        scaler.update()
 
 
 def timed_step(contestant: Contestant, batch: tuple[Tensor, Tensor], device: torch.device) -> None:
@@ -166,14 +204,9 @@ def timed_step(contestant: Contestant, batch: tuple[Tensor, Tensor], device: tor
 
 
 def is_window_boundary(optimizer: torch.optim.Optimizer) -> bool:
-    """Whether the coming step closes an ARSAM window (its end reads the device)."""
-    schedule = getattr(optimizer, "schedule", None)
-    if schedule is None:
-        return False
-    following = schedule.step + 1
-    position = following - schedule.warmup_steps
-    adapts = position > 0 and position % schedule.window == 0
-    return adapts or following % schedule.window == 0
+    """Whether the coming step reads the device by design (ARSAM's window boundaries)."""
+    declared = getattr(optimizer, "host_reads_ahead", None)
+    return bool(declared and declared())
 
 
 def check_sync_free(
@@ -252,6 +285,7 @@ def environment(device: torch.device) -> dict[str, Any]:
     """Versions and the device, for the record."""
     info = {
         "torch": torch.__version__,
+        "cuda": torch.version.cuda,
         "python": platform.python_version(),
         "machine": platform.machine(),
         "device": str(device),

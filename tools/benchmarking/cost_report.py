@@ -30,6 +30,19 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 
+PRECISION_TEXT = {
+    "fp32": "fp32",
+    "bf16": "bf16 autocast",
+    "fp16": "fp16 autocast with a GradScaler per optimizer",
+}
+
+
+def precision_text(settings: dict[str, Any]) -> str:
+    """The run's precision in words (fp32 for results written before it was recorded)."""
+    precision = settings.get("precision", "fp32")
+    return PRECISION_TEXT.get(precision, precision)
+
+
 def benchmark_markdown(result: dict[str, Any]) -> str:
     """A short description of the run followed by the result table."""
     settings, env = result["settings"], result["environment"]
@@ -43,6 +56,8 @@ def benchmark_markdown(result: dict[str, Any]) -> str:
         f"classes, batch {settings['batch_size']}, train-mode BatchNorm",
         f"- {settings['steps']} timed steps after {settings['warmup']} warm-up steps, "
         "optimizers interleaved step by step on the same batches",
+        f"- precision: {precision_text(settings)}; channels_last: "
+        f"{'yes' if settings.get('channels_last') else 'no'}",
         f"- ARSAM: window {settings['arsam_window']}, warm-up {settings['arsam_warmup']} steps",
         f"- device: {env['device']}"
         + (f" ({env['gpu']})" if env.get("gpu") else "")

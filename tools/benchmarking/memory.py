@@ -40,12 +40,12 @@ def parameter_bytes(params: Iterable[Tensor]) -> int:
 
 
 def _schedule_tensors(optimizer: torch.optim.Optimizer) -> list[Tensor]:
-    """Device buffers of an ARSAM-style schedule (its statistics history), if there is one."""
-    schedule = getattr(optimizer, "schedule", None)
-    history = getattr(schedule, "history", None)
-    if history is None or not hasattr(history, "state_dict"):
+    """Tensors a two-pass method's rule keeps outside ``state`` (e.g. ARSAM's statistics)."""
+    rule = getattr(optimizer, "rule", None)
+    if rule is None:
         return []
-    return list(iter_tensors(history.state_dict()))
+    own = {k: v for k, v in rule.state_dict().items() if k != "generator"}
+    return list(iter_tensors(own))
 
 
 def optimizer_state_bytes(optimizer: torch.optim.Optimizer) -> dict[str, int]:

@@ -7,7 +7,7 @@ import json
 import os
 from typing import Any
 
-TELEMETRY_KEYS = ("sam_fraction", "quota", "psf_ratio", "grad_evals")
+from core.mmengine_adapter.optim_wrapper import TELEMETRY_KEYS
 
 
 def read_json(path: str, default: Any = None) -> Any:

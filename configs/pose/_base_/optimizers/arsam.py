@@ -4,6 +4,10 @@ pose_optim_wrapper = dict(
     type="SAMOptimWrapper",
     constructor="SAMOptimWrapperConstructor",
     optimizer=dict(
-        type="ARSAM", base_optimizer=dict(type="Adam", lr=5e-4), rho=0.05, warmup_epochs=3
+        type="ARSAM",
+        base_optimizer=dict(type="Adam", lr=5e-4),
+        rho=0.05,
+        warmup_epochs=3,
+        schedule="paper",
     ),
 )

@@ -1,0 +1,237 @@
+"""ARSAM's horizon-aware schedule: given the run's length T, a budget of SAM steps spent well.
+
+docs/method.md, "Beyond the specification", gives the reasoning and the ablation.
+With T known:
+
+- budget: round(budget * T) SAM steps over the whole run, warm-up included, so the
+  run costs 1 + budget forward-backward passes per step whatever T is;
+- warm-up: the first round(warmup_fraction * T) steps are SAM steps;
+- windows of K = window_for(T) steps; the plan spends the budget after the warm-up
+  with density w(u) = 1 + late_weight (2 u - 1) over progress u (more SAM late in
+  training when late_weight > 0); a window gets the plan's share, times
+  exp(adapt_gain * s) clipped to [1/2, 2], plus what earlier windows fell behind,
+  where s = log(mean r of the last window / mean r of the window before) is a
+  drift-free trend of r = ||PSF||_S / ||g||_S (its mean is 0 for a stationary series);
+- SAM steps spread evenly over the window (at the centres of q equal slots);
+- reuse: c = 1 until the next SAM step (``reuse_decay``=1, ``reuse_steps`` unbounded).
+
+The host decides every step from host counters alone (no random draws: every
+rank takes the same decisions); the device is read once per window (the trend and
+the latest ratio, in one read).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+from .arguments import check_number
+
+DEFAULTS = dict(budget=0.25, warmup_fraction=0.0, late_weight=0.0, adapt_gain=0.0, reuse_decay=1.0)
+
+
+def window_for(total_steps: int) -> int:
+    """K for a run of ``total_steps``: about T / 200 windows' length, between 8 and 100 steps."""
+    return min(100, max(8, round(total_steps / 200)))
+
+
+def spread_evenly(count: int, window: int) -> list[bool]:
+    """``count`` SAM positions in ``window`` steps: the centres of ``count`` equal slots."""
+    positions = {min(window - 1, int((slot + 0.5) * window / count)) for slot in range(count)}
+    return [i in positions for i in range(window)]
+
+
+def allocation_weight(progress: float, late_weight: float) -> float:
+    """w(u) = 1 + late_weight (2 u - 1): the density of SAM steps at progress u (mean 1)."""
+    return 1.0 + late_weight * (2.0 * progress - 1.0)
+
+
+def cumulative_share(progress: float, late_weight: float) -> float:
+    """The integral of w from 0 to ``progress``: the share of the budget spent by then."""
+    return (1.0 - late_weight) * progress + late_weight * progress * progress
+
+
+class HorizonSchedule:
+    """A budget of SAM steps for a run of ``total_steps``, placed by window, PSF reused in full."""
+
+    name = "horizon"
+
+    def __init__(self, *, total_steps: int, **options: float) -> None:
+        check_number("total_steps", total_steps, low=1, integer=True)
+        unknown = sorted(set(options) - set(DEFAULTS))
+        if unknown:
+            raise TypeError(
+                f"unknown horizon schedule option(s) {unknown}; known: {sorted(DEFAULTS)}"
+            )
+        settings = {**DEFAULTS, **options}
+        check_number("budget", settings["budget"], low=0.0, high=1.0)
+        check_number("warmup_fraction", settings["warmup_fraction"], low=0.0, high=1.0)
+        check_number("late_weight", settings["late_weight"], low=0.0, high=1.0)
+        check_number("adapt_gain", settings["adapt_gain"], low=0.0)
+        check_number("reuse_decay", settings["reuse_decay"], low=0.0, high=1.0)
+        self.total_steps = total_steps
+        self.budget = float(settings["budget"])
+        self.warmup_fraction = float(settings["warmup_fraction"])
+        self.late_weight = float(settings["late_weight"])
+        self.adapt_gain = float(settings["adapt_gain"])
+        self.reuse_decay = float(settings["reuse_decay"])
+        self.window = window_for(total_steps)
+        self.warmup_steps = min(round(self.warmup_fraction * total_steps), total_steps)
+        self.budget_steps = max(round(self.budget * total_steps), self.warmup_steps)
+        self.step = 0
+        self.sam_steps = 0
+        self.quota = 0.0
+        self.plan: list[bool] = []
+        self.coefficient = 0.0
+        self.last_ratio = math.nan
+        self.trend = 0.0
+        self._ratio_sum: Tensor | None = None
+        self._previous_mean: Tensor | None = None
+        self._last_ratio: Tensor | None = None
+        self._window_sam_steps = 0
+        if self.warmup_steps == 0:
+            self._plan_window()
+
+    def settings(self) -> dict[str, Any]:
+        """T and every choice derived from it."""
+        return {
+            "total_steps": self.total_steps,
+            "budget": self.budget,
+            "warmup_fraction": self.warmup_fraction,
+            "late_weight": self.late_weight,
+            "adapt_gain": self.adapt_gain,
+            "reuse_decay": self.reuse_decay,
+            "window": self.window,
+            "warmup_steps": self.warmup_steps,
+        }
+
+    # ------------------------------------------------------------- decisions
+    def is_sam_step(self) -> bool:
+        """Whether the coming step measures PSF with a second pass (no state changes)."""
+        if self.step < self.warmup_steps:
+            return True
+        if self.step >= self.total_steps:
+            return False
+        return self.plan[(self.step - self.warmup_steps) % self.window]
+
+    def mixing_coefficient(self) -> float:
+        """c for the coming step: reuse_decay^k after a SAM step (1: until the next one)."""
+        return self.coefficient * self.reuse_decay
+
+    def is_boundary(self, step: int) -> bool:
+        """Whether the device is read when ``step`` steps have completed (once every K)."""
+        return step > self.warmup_steps and (step - self.warmup_steps) % self.window == 0
+
+    def host_reads_ahead(self) -> int:
+        """1 when the coming step completes a window (with something measured), else 0."""
+        return int(self.is_boundary(self.step + 1) and self._last_ratio is not None)
+
+    # --------------------------------------------------------------- updates
+    def record(self, psf_norm: Tensor, grad_norm: Tensor) -> None:
+        """Add one SAM step's r = ||PSF||_S / ||g||_S to the window's sum, on the device."""
+        safe = torch.where(grad_norm > 0, grad_norm, torch.ones_like(grad_norm))
+        ratio = torch.where(grad_norm > 0, psf_norm / safe, torch.zeros_like(psf_norm)).float()
+        self._ratio_sum = ratio if self._ratio_sum is None else self._ratio_sum + ratio
+        self._last_ratio = ratio
+        self._window_sam_steps += 1
+
+    def commit(self, sam_step: bool) -> None:
+        """Advance past a completed step; at a window boundary measure the trend, plan the next."""
+        self.coefficient = 1.0 if sam_step else self.mixing_coefficient()
+        self.sam_steps += int(sam_step)
+        self.step += 1
+        if self.step == self.warmup_steps:
+            self._plan_window()
+        elif self.is_boundary(self.step):
+            self._read_trend()
+            self._plan_window()
+
+    def _read_trend(self) -> None:
+        """s = log(mean r now / mean r before) and the latest r, in ONE host read."""
+        if self._last_ratio is None:
+            return
+        mean = None
+        trend = torch.zeros_like(self._last_ratio)
+        if self._ratio_sum is not None and self._window_sam_steps:
+            mean = self._ratio_sum / self._window_sam_steps
+            previous = mean if self._previous_mean is None else self._previous_mean
+            trend = torch.log(mean.clamp_min(1e-12) / previous.clamp_min(1e-12)).nan_to_num(0.0)
+        values = torch.stack([trend, self._last_ratio])
+        if dist.is_available() and dist.is_initialized():
+            dist.broadcast(values, src=0)
+        # note: this is a CPU-GPU sync point, the schedule's one read per window
+        self.trend, self.last_ratio = values.tolist()
+        if mean is not None:
+            self._previous_mean = mean
+        self._ratio_sum, self._window_sam_steps = None, 0
+
+    def planned(self, step: int) -> float:
+        """SAM steps the plan has spent after ``step`` steps (warm-up included)."""
+        warmup, total = self.warmup_steps, self.total_steps
+        if step <= warmup:
+            return float(step)
+        progress = min((step - warmup) / max(total - warmup, 1), 1.0)
+        return warmup + (self.budget_steps - warmup) * cumulative_share(progress, self.late_weight)
+
+    def _plan_window(self) -> None:
+        """The next window's SAM steps: the plan's share, scaled by the trend, plus catch-up."""
+        start, end = self.step, min(self.step + self.window, self.total_steps)
+        share = self.planned(end) - self.planned(start)
+        factor = min(2.0, max(0.5, math.exp(self.adapt_gain * self.trend)))
+        behind = self.planned(start) - self.sam_steps
+        count = round(share * factor + behind)
+        count = max(0, min(count, end - start, self.budget_steps - self.sam_steps))
+        self.quota = float(count)
+        self.plan = spread_evenly(count, end - start) if count else []
+        self.plan += [False] * (self.window - len(self.plan))
+
+    # ------------------------------------------------------------- reporting
+    def stats(self) -> dict[str, float]:
+        """Quota, latest PSF/gradient ratio, trend, reuse coefficient, window position."""
+        position = self.step - self.warmup_steps
+        return {
+            "quota": self.quota,
+            "psf_ratio": self.last_ratio,
+            "psf_trend": self.trend,
+            "mixing_coefficient": self.coefficient,
+            "window_position": position % self.window if position >= 0 else -1,
+        }
+
+    # ----------------------------------------------------------- persistence
+    def state_dict(self) -> dict[str, Any]:
+        """Position, budget spent, plan, reuse state and the window's statistics."""
+        return {
+            "step": self.step,
+            "sam_steps": self.sam_steps,
+            "quota": self.quota,
+            "plan": list(self.plan),
+            "coefficient": self.coefficient,
+            "last_ratio": self.last_ratio,
+            "trend": self.trend,
+            "ratio_sum": self._ratio_sum,
+            "previous_mean": self._previous_mean,
+            "last_ratio_tensor": self._last_ratio,
+            "window_sam_steps": self._window_sam_steps,
+        }
+
+    def load_state_dict(self, state: dict[str, Any], device: torch.device | None = None) -> None:
+        """Restore a state written by ``state_dict`` (the settings are checked by the caller)."""
+        self.step = int(state["step"])
+        self.sam_steps = int(state["sam_steps"])
+        self.quota = float(state["quota"])
+        self.plan = [bool(x) for x in state["plan"]]
+        self.coefficient = float(state["coefficient"])
+        self.last_ratio = float(state["last_ratio"])
+        self.trend = float(state["trend"])
+        self._ratio_sum = _to(state["ratio_sum"], device)
+        self._previous_mean = _to(state["previous_mean"], device)
+        self._last_ratio = _to(state["last_ratio_tensor"], device)
+        self._window_sam_steps = int(state["window_sam_steps"])
+
+
+def _to(value: Tensor | None, device: torch.device | None) -> Tensor | None:
+    return None if value is None else value.to(device)

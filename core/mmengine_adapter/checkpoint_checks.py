@@ -1,0 +1,182 @@
+"""Checks on a checkpoint before it is resumed, loaded or evaluated, and finding the one to resume.
+
+Every problem is a ``CheckpointError`` whose message is one paragraph naming the file, what
+is wrong with it and what to do instead. Files are read with torch's weights-only
+unpickler: a file that needs anything else is refused, never loaded unsafely.
+"""
+
+from __future__ import annotations
+
+import os
+import os.path as osp
+import pickle
+import re
+import zipfile
+from collections import OrderedDict
+from typing import Any
+
+import torch
+from mmengine.logging import print_log
+from torch import nn
+
+from .checkpoint_hook import POINTER
+
+_NUMBERED = re.compile(r"(epoch|iter)_(\d+)\.pth")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used as asked, explained in one paragraph."""
+
+
+def read_checkpoint(path: str) -> dict[str, Any]:
+    """The contents of the checkpoint at ``path``, loaded safely, or a CheckpointError."""
+    if not osp.isfile(path):
+        raise CheckpointError(f"checkpoint {path!r} not found; give the path of a .pth file.")
+    if osp.getsize(path) == 0:
+        raise CheckpointError(
+            f"checkpoint {path!r} is empty: the process that wrote it stopped before writing "
+            "anything. Use another checkpoint of the run (the work directory's last_checkpoint "
+            "names the newest complete one)."
+        )
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = re.search(r"GLOBAL ([\w.]+)", str(error))
+        if found is None:
+            raise CheckpointError(_unreadable(path, "not a pickle torch can read")) from None
+        what = f" ({found.group(1)})"
+        raise CheckpointError(
+            f"checkpoint {path!r} holds Python objects{what} that the safe loader does not "
+            "run, because unpickling them can execute code. Checkpoints written by this "
+            "project, and weights-only files from tools/publish_checkpoint.py, load safely; "
+            "for a file from elsewhere, re-save just its tensors (torch.save of the "
+            "state_dict) where you trust its source."
+        ) from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CheckpointError(_unreadable(path, reason)) from None
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(
+            f"checkpoint {path!r} holds a {type(checkpoint).__name__}, not a checkpoint "
+            "dictionary with a 'state_dict'; give a .pth file written by tools/train.py."
+        )
+    return checkpoint
+
+
+def _unreadable(path: str, reason: str) -> str:
+    return (
+        f"checkpoint {path!r} is not a readable PyTorch checkpoint ({reason}): it is "
+        "truncated, corrupt or another kind of file. Use another checkpoint of the run "
+        "(the work directory's last_checkpoint names the newest complete one)."
+    )
+
+
+def check_resumable(checkpoint: dict[str, Any], path: str, needs_schedulers: bool) -> None:
+    """Refuse to resume from a file without the optimizer's (or the schedules') state."""
+    missing = [] if "optimizer" in checkpoint else ["the optimizer"]
+    if needs_schedulers and "param_schedulers" not in checkpoint:
+        missing.append("the learning-rate schedule")
+    if "meta" not in checkpoint or "epoch" not in (checkpoint.get("meta") or {}):
+        missing.append("the training progress")
+    if missing:
+        raise CheckpointError(
+            f"--resume {path!r}: the file holds no state of {' or '.join(missing)} (best_*.pth "
+            "and published checkpoints keep the weights only), so training would restart its "
+            "schedule and ARSAM's warm-up. Resume from epoch_*.pth or iter_*.pth (or give "
+            "--resume without a path for the newest one), or start a new run from these "
+            "weights with --cfg-options load_from=PATH instead of --resume."
+        )
+
+
+def state_dict_of(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """The model weights in ``checkpoint``, without a DDP 'module.' prefix."""
+    weights = checkpoint.get("state_dict", checkpoint)
+    renamed = OrderedDict((re.sub(r"^module\.", "", k), v) for k, v in weights.items())
+    metadata = getattr(weights, "_metadata", None)
+    if metadata is not None:
+        renamed._metadata = OrderedDict(  # type: ignore[attr-defined]
+            (re.sub(r"^module\.?", "", k), v) for k, v in metadata.items()
+        )
+    return renamed
+
+
+_SIZE_MISMATCH = re.compile(
+    r"size mismatch for ([\w.]+): copying a param with shape (torch\.Size\(\[[^\]]*\]\)) "
+    r"from checkpoint, the shape in current model is (torch\.Size\(\[[^\]]*\]\))"
+)
+
+
+def check_model_matches(model: nn.Module, checkpoint: dict[str, Any], path: str) -> None:
+    """Load ``checkpoint``'s weights into ``model``; CheckpointError unless they are all its own.
+
+    Loading (rather than comparing names) lets modules that create tensors lazily, such as
+    Brevitas' statistics-initialised scales, accept them as they do in MMEngine's own load,
+    which follows and loads the same weights again.
+    """
+    module = getattr(model, "module", model)
+    details = []
+    try:
+        result = module.load_state_dict(state_dict_of(checkpoint), strict=False)
+        missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
+    except RuntimeError as error:
+        resized = _SIZE_MISMATCH.findall(str(error))
+        if not resized:
+            raise CheckpointError(
+                f"checkpoint {path!r} does not fit the model of this config "
+                f"({str(error).splitlines()[0]}). Give the config the checkpoint was trained "
+                "with, or a checkpoint of this config's model."
+            ) from None
+        name, found, expected = resized[0]
+        details.append(
+            f"{len(resized)} tensors differ in shape (e.g. {name}: {_shape(found)} in the file, "
+            f"{_shape(expected)} in the model)"
+        )
+        missing, unexpected = [], []
+    if missing:
+        details.append(f"{len(missing)} of the model's tensors are absent (e.g. {missing[0]})")
+    if unexpected:
+        details.append(f"{len(unexpected)} tensors are not the model's (e.g. {unexpected[0]})")
+    if details:
+        raise CheckpointError(
+            f"checkpoint {path!r} was not written by the model of this config: "
+            f"{'; '.join(details)}. Give the config the checkpoint was trained with, or a "
+            "checkpoint of this config's model."
+        )
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", text))
+
+
+def find_resumable_checkpoint(work_dir: str) -> str | None:
+    """The newest complete checkpoint with optimizer state in ``work_dir``, or None.
+
+    ``last_checkpoint`` names it unless the run was killed at an unlucky instant or the
+    file was damaged afterwards; then the numbered checkpoints are tried, newest first.
+    """
+    candidates: list[str] = []
+    pointer = osp.join(work_dir, POINTER)
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            named = f.read().strip()
+        if named:
+            candidates.append(named)
+    numbered = []
+    if osp.isdir(work_dir):
+        for name in os.listdir(work_dir):
+            match = _NUMBERED.fullmatch(name)
+            if match:
+                numbered.append((int(match.group(2)), osp.join(work_dir, name)))
+    candidates += [path for _, path in sorted(numbered, reverse=True)]
+    for i, path in enumerate(dict.fromkeys(candidates)):
+        try:
+            checkpoint = read_checkpoint(path)
+        except CheckpointError as error:
+            print_log(f"Not resuming from it: {error}", logger="current")
+            continue
+        if "optimizer" not in checkpoint:
+            continue
+        if i > 0:
+            print_log(f"Resuming from {path}, the newest complete checkpoint.", logger="current")
+        return path
+    return None

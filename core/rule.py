@@ -1,0 +1,121 @@
+"""The per-method part of a two-pass optimizer: which steps are SAM steps, and what the others do.
+
+``TwoPassOptimizer`` (core/two_pass.py) runs one step skeleton for every method.
+A method is a ``StepRule`` the skeleton composes. The skeleton asks it:
+
+- ``sam_step_ahead(step)``: is the coming step a SAM step? Decided before the first
+  pass, on the host, without changing state. A rule that needs the first pass's
+  gradient instead sets ``decides_after_first_pass`` and answers
+  ``sam_step_from_gradient(grads, scale)``.
+- ``on_sam_gradient(...)``: after the second pass (``.grad`` holds unscaled g_sam,
+  ``first_grads`` the first pass's g); what the rule records. False skips the step.
+- ``on_one_pass_gradient(param_groups)``: before a one-pass update (``.grad`` holds
+  unscaled g); it may turn g into the update direction (ARSAM's g + c PSF).
+- ``commit(sam)``: advance past a completed step (a skipped step never commits).
+- ``host_reads_ahead()``: how many device values the coming step reads on the host by
+  design (not counting the opt-in non-finite checks). Tests hold every rule to it.
+
+A rule keeps its hyperparameters in ``settings()``; they travel in the optimizer's
+state_dict and a resume with different settings is refused (``check_settings``).
+Per-parameter buffers (PSF, LookSAM's direction) live in the optimizer's ``state``
+so that they are saved, moved and mapped to parameters like any optimizer state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .gradients import GroupParams
+
+
+class StepRule:
+    """A method's decisions and bookkeeping around the shared two-pass step (SAM: always SAM)."""
+
+    name = "SAM"
+    decides_after_first_pass = False
+
+    def __init__(self) -> None:
+        self.state: dict[Tensor, dict[str, Any]] = {}
+
+    def attach(self, state: dict[Tensor, dict[str, Any]]) -> None:
+        """Use the optimizer's per-parameter ``state`` for this rule's parameter buffers."""
+        self.state = state
+
+    # ------------------------------------------------------------- decisions
+    def sam_step_ahead(self, step: int) -> bool:
+        """Whether step ``step`` (completed steps so far) is a SAM step; no state changes."""
+        return True
+
+    def sam_step_from_gradient(self, grads: list[Tensor], scale: Tensor | None) -> bool | None:
+        """After pass 1 (``grads``: g, times ``scale`` under a GradScaler); None: not finite."""
+        raise TypeError(f"{type(self).__name__} decides before the first pass")
+
+    def host_reads_ahead(self) -> int:
+        """Device values the coming step reads on the host by design."""
+        return 0
+
+    # ------------------------------------------------------------ gradients
+    def on_sam_gradient(
+        self,
+        groups: GroupParams,
+        first_grads: list[list[Tensor]],
+        inverse_scale: float | Tensor,
+        checked: bool,
+    ) -> bool:
+        """After the second pass; record what the method needs. False skips the step."""
+        return True
+
+    def on_one_pass_gradient(self, param_groups: list[dict[str, Any]]) -> None:
+        """Before a one-pass update; may change ``.grad`` into the update direction."""
+
+    def commit(self, sam: bool) -> None:
+        """Advance past a completed step."""
+
+    # ------------------------------------------------------ reporting, state
+    def stats(self) -> dict[str, float]:
+        """Host numbers for loggers (no device reads)."""
+        return {}
+
+    def settings(self) -> dict[str, Any]:
+        """Every hyperparameter of the rule, as plain Python values."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """The rule's own progress (its parameter buffers are in the optimizer's state)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any], device: torch.device | None) -> None:
+        """Restore what ``state_dict`` returned."""
+
+
+def check_settings(owner: str, saved: dict[str, Any], current: dict[str, Any]) -> None:
+    """Raise ValueError naming every setting whose saved value differs from the current one."""
+    names = sorted(set(saved) | set(current))
+    differing = [n for n in names if _normalise(saved.get(n)) != _normalise(current.get(n))]
+    if not differing:
+        return
+    listed = "; ".join(
+        f"{n}: checkpoint {saved.get(n)!r}, this optimizer {current.get(n)!r}" for n in differing
+    )
+    raise ValueError(
+        f"the checkpoint's {owner} was built with other settings ({listed}). A resumed run "
+        "must continue the schedule it started: construct the optimizer with the checkpoint's "
+        "settings, or load only the model weights (MMEngine: load_from=...) and start a new "
+        "optimizer state."
+    )
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_normalise(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def draw_uniforms(generator: torch.Generator, count: int) -> list[float]:
+    """``count`` uniform draws from a CPU generator as host floats (no device is involved)."""
+    return torch.rand(count, generator=generator).numpy().tolist()

@@ -1,0 +1,115 @@
+"""ARSAM's horizon-aware schedule: budget, placement, reuse, and how ARSAM chooses a schedule."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from core import ARSAM, HorizonSchedule, PaperSchedule
+from core.horizon_schedule import allocation_weight, spread_evenly, window_for
+
+from .helpers import CountingClosure, batches, run, tiny_model
+
+
+def decisions(schedule: HorizonSchedule, steps: int) -> list[bool]:
+    """Drive ``schedule`` alone for ``steps`` steps (no statistics recorded)."""
+    flags = []
+    for _ in range(steps):
+        sam = schedule.is_sam_step()
+        flags.append(sam)
+        schedule.commit(sam)
+    return flags
+
+
+@pytest.mark.parametrize("total_steps", [40, 1000, 10_000, 78_000])
+def test_the_budget_is_spent_exactly_over_the_run(total_steps: int) -> None:
+    flags = decisions(HorizonSchedule(total_steps=total_steps), total_steps)
+    assert sum(flags) == round(0.25 * total_steps)
+
+
+def test_sam_steps_are_spread_evenly() -> None:
+    flags = decisions(HorizonSchedule(total_steps=1000), 1000)
+    positions = [i for i, f in enumerate(flags) if f]
+    assert {b - a for a, b in itertools.pairwise(positions)} == {4}
+
+
+def test_warmup_and_late_weight_shape_the_allocation() -> None:
+    flags = decisions(HorizonSchedule(total_steps=1000, warmup_fraction=0.05), 1000)
+    assert all(flags[:50]) and sum(flags) == 250
+    late = decisions(HorizonSchedule(total_steps=1000, late_weight=1.0), 1000)
+    assert sum(late) == 250 and sum(late[:500]) < sum(late[500:]) / 2
+    assert allocation_weight(0.0, 0.5) == 0.5 and allocation_weight(1.0, 0.5) == 1.5
+
+
+def test_psf_is_reused_in_full_until_the_next_sam_step() -> None:
+    schedule = HorizonSchedule(total_steps=100)
+    coefficients = []
+    for _ in range(20):
+        sam = schedule.is_sam_step()
+        if not sam:  # a reuse step mixes c PSF: 0 before any SAM step, then 1
+            coefficients.append(schedule.mixing_coefficient())
+        schedule.commit(sam)
+    first_sam = next(i for i, c in enumerate(coefficients) if c)
+    assert first_sam > 0 and all(c == 1.0 for c in coefficients[first_sam:])
+
+
+def test_window_follows_the_horizon() -> None:
+    assert [window_for(t) for t in (40, 1000, 10_000, 78_000)] == [8, 8, 50, 100]
+    assert spread_evenly(2, 8) == [False, False, True, False, False, False, True, False]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (dict(budget=1.5), "budget must lie in"),
+        (dict(late_weight=-0.1), "late_weight must lie in"),
+        (dict(reuse_decay=2.0), "reuse_decay must lie in"),
+        (dict(windw=10), "unknown horizon schedule option"),
+    ],
+)
+def test_invalid_options_name_the_option(options: dict, message: str) -> None:
+    with pytest.raises((TypeError, ValueError), match=message):
+        HorizonSchedule(total_steps=100, **options)
+
+
+def test_arsam_chooses_its_schedule() -> None:
+    params = list(tiny_model().parameters())
+    assert isinstance(ARSAM(params, torch.optim.SGD, lr=0.1).schedule, PaperSchedule)
+    horizon = ARSAM(params, torch.optim.SGD, lr=0.1, total_steps=500)
+    assert isinstance(horizon.schedule, HorizonSchedule)
+    assert horizon.schedule.total_steps == 500
+    pinned = ARSAM(params, torch.optim.SGD, lr=0.1, total_steps=500, window=10)
+    assert isinstance(pinned.schedule, PaperSchedule)  # a paper argument selects the paper's
+    paper = ARSAM(params, torch.optim.SGD, lr=0.1, total_steps=500, schedule="paper")
+    assert isinstance(paper.schedule, PaperSchedule)
+    with pytest.raises(ValueError, match="drop window"):
+        ARSAM(params, torch.optim.SGD, lr=0.1, total_steps=500, window=10, schedule="horizon")
+    with pytest.raises(TypeError, match="needs total_steps"):
+        ARSAM(params, torch.optim.SGD, lr=0.1, schedule="horizon")
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        ARSAM(params, torch.optim.SGD, lr=0.1, schedule="fast")
+
+
+def test_front_ends_give_the_run_length_or_a_warmup_before_the_first_step() -> None:
+    model = tiny_model()
+    opt = ARSAM(model.parameters(), torch.optim.SGD, lr=0.1)
+    opt.set_total_steps(30)
+    assert isinstance(opt.schedule, HorizonSchedule)
+    warm = ARSAM(tiny_model().parameters(), torch.optim.SGD, lr=0.1)
+    warm.set_warmup_steps(5)
+    warm.set_total_steps(30)
+    assert isinstance(warm.schedule, PaperSchedule) and warm.schedule.warmup_steps == 5
+    run(opt, CountingClosure(model, opt), batches(3))
+    with pytest.raises(ValueError, match="cannot change after training started"):
+        opt.set_total_steps(60)
+
+
+def test_a_resume_with_another_run_length_is_refused() -> None:
+    model = tiny_model()
+    opt = ARSAM(model.parameters(), torch.optim.SGD, lr=0.1, total_steps=30)
+    run(opt, CountingClosure(model, opt), batches(3))
+    longer = ARSAM(tiny_model().parameters(), torch.optim.SGD, lr=0.1, total_steps=60)
+    with pytest.raises(ValueError, match="total_steps: checkpoint 30, this optimizer 60"):
+        longer.load_state_dict(opt.state_dict())
