@@ -9,6 +9,15 @@ train_dataloader = dict(
     collate_fn=dict(type="default_collate"),
     dataset=dict(type="AdapterToyDataset", size=32),
 )
+test_dataloader = dict(
+    batch_size=16,
+    num_workers=0,
+    sampler=dict(type="DefaultSampler", shuffle=False),
+    collate_fn=dict(type="default_collate"),
+    dataset=dict(type="AdapterToyDataset", size=16, seed=1),
+)
+test_cfg = dict()
+test_evaluator = dict(type="AdapterToyAccuracy")
 train_cfg = dict(by_epoch=True, max_epochs=2, val_interval=100)
 optim_wrapper = dict(
     type="SAMOptimWrapper",

@@ -57,9 +57,9 @@ def test_checkpoint_holds_the_optimizer_state(runs: dict) -> None:
     assert state["kind"] == runs["kind"]
     assert state["counters"]["steps"] > 0 and state["base_optimizer"]["state"]
     if runs["kind"] == "ARSAM":
-        schedule = state["schedule"]
-        position = schedule["step"] - schedule["warmup_steps"]
-        assert position > 0 and position % schedule["window"] != 0  # resumed mid-window
+        settings, schedule = state["rule"]["settings"], state["rule"]["state"]
+        position = schedule["step"] - settings["warmup_steps"]
+        assert position > 0 and position % settings["window"] != 0  # resumed mid-window
         assert 0 < state["counters"]["sam_steps"] < state["counters"]["steps"]
 
 

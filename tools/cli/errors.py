@@ -1,15 +1,36 @@
-"""User errors: one paragraph that says what to do, printed instead of a traceback."""
+"""User errors: one paragraph that says what to do, printed instead of a traceback.
+
+Exit codes: 0 success, 2 a mistake in the command line, config or files (nothing trained),
+3 training stopped because the loss or the weights became inf/NaN, 143 stopped by SIGTERM.
+Setting the environment variable ``ARSAM_DEBUG=1`` (or passing ``--debug``) shows the full
+traceback instead of the paragraph.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from core.mmengine_adapter.checkpoint_checks import CheckpointError
+from core.mmengine_adapter.nonfinite import NonFiniteTrainingError
+
+DEBUG_VARIABLE = "ARSAM_DEBUG"
+USER_ERROR_EXIT = 2
+NONFINITE_EXIT = 3
+
 
 class UserError(Exception):
     """A problem with the user's input, explained in one paragraph."""
+
+
+def debugging() -> bool:
+    """Whether full tracebacks were asked for (ARSAM_DEBUG=1 or --debug)."""
+    return os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
 
 
 @contextmanager
@@ -17,6 +38,8 @@ def user_errors() -> Iterator[None]:
     """Turn the errors a user can fix into UserError, with the original message."""
     try:
         yield
+    except CheckpointError as error:
+        raise UserError(str(error)) from error
     except FileNotFoundError as error:
         raise UserError(str(error)) from error
     except KeyError as error:
@@ -29,11 +52,39 @@ def user_errors() -> Iterator[None]:
         raise
 
 
+@contextmanager
+def config_errors(section: str) -> Iterator[None]:
+    """Turn a ValueError or TypeError raised while building ``section`` into a UserError."""
+    with user_errors():
+        try:
+            yield
+        except (ValueError, TypeError, AssertionError) as error:
+            message = " ".join(str(error).split()).rstrip(".") or type(error).__name__
+            raise UserError(
+                f"{section}: {message}. Correct it in the config's {section} (or with "
+                "--cfg-options)."
+            ) from error
+
+
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    """Unwind on SIGTERM, so that files being written are cleaned up."""
+    raise SystemExit(128 + signum)
+
+
 def main(run: Callable[[], Any]) -> int:
     """Run ``run``; print a UserError's paragraph and return 2 instead of a traceback."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         run()
     except UserError as error:
+        if debugging():
+            raise
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return USER_ERROR_EXIT
+    except NonFiniteTrainingError as error:
+        if debugging():
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return NONFINITE_EXIT
     return 0

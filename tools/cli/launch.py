@@ -7,6 +7,8 @@ import os
 
 from mmengine.config import DictAction
 
+from .errors import DEBUG_VARIABLE
+
 
 def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
     """The options tools/train.py and tools/test.py share: overrides and the launcher."""
@@ -15,6 +17,11 @@ def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--launcher", choices=["none", "pytorch"], default="none")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help=f"show full tracebacks instead of one-paragraph errors (or set {DEBUG_VARIABLE}=1)",
+    )
 
 
 def parse_launch_arguments(
@@ -23,4 +30,6 @@ def parse_launch_arguments(
     """Parse ``argv`` and export the local rank as torchrun and MMEngine expect it."""
     args = parser.parse_args(argv)
     os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
+    if args.debug:
+        os.environ[DEBUG_VARIABLE] = "1"
     return args

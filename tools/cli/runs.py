@@ -15,9 +15,12 @@ from mmengine.runner import Runner
 
 from core.mmengine_adapter.distributed import prepare_cpu_distributed
 
+from .config_checks import check_config, check_work_dir
 from .errors import UserError, user_errors
+from .startup import check_start_checkpoint, prepare_training, resolve_resume
 
 _RUN_NUMBERS = itertools.count()
+RELIABILITY_HOOKS = ("RandomStateHook", "NonFiniteCheckHook", "ParameterRebindHook")
 
 
 def run_preflight_checks(cfg: Config, stage: str = "train") -> None:
@@ -37,18 +40,31 @@ def build_runner(cfg: Config) -> Runner:
     (tests, tools/compare.py) would otherwise write their logs into the first run's folder.
     """
     prepare_cpu_distributed(cfg)
+    add_reliability_hooks(cfg)
     if cfg.get("experiment_name") is None:
         stem = osp.splitext(osp.basename(cfg.filename or "run"))[0]
         cfg.experiment_name = f"{stem}_{time.strftime('%Y%m%d_%H%M%S')}_{next(_RUN_NUMBERS)}"
     return Runner.from_cfg(cfg)
 
 
+def add_reliability_hooks(cfg: Config) -> None:
+    """Add the hooks that make resume exact and stop non-finite runs (once each)."""
+    hooks = list(cfg.get("custom_hooks") or [])
+    present = {h.get("type") if isinstance(h, dict) else type(h).__name__ for h in hooks}
+    hooks += [dict(type=name) for name in RELIABILITY_HOOKS if name not in present]
+    cfg.custom_hooks = hooks
+
+
 def train(cfg: Config) -> Runner:
-    """Train as configured; print where the logs and the last checkpoint are."""
+    """Check everything, train as configured, print where the logs and the last checkpoint are."""
     with user_errors():
+        check_config(cfg)
         run_preflight_checks(cfg)
+        check_work_dir(cfg.work_dir)
+        resolve_resume(cfg)
         runner = build_runner(cfg)
-        runner.train()
+    prepare_training(runner)
+    runner.train()
     report_outputs(runner)
     return runner
 
@@ -57,10 +73,14 @@ def test(cfg: Config, checkpoint: str) -> dict[str, Any]:
     """Evaluate ``checkpoint`` on the config's test split; returns the metrics."""
     if not osp.isfile(checkpoint):
         raise UserError(f"checkpoint {checkpoint!r} not found; give the path of a .pth file.")
-    cfg.load_from = checkpoint
+    cfg.load_from, cfg.resume = checkpoint, False
     with user_errors():
+        check_config(cfg)
         run_preflight_checks(cfg, stage="test")
+        check_work_dir(cfg.work_dir)
         runner = build_runner(cfg)
+    check_start_checkpoint(runner, resume=False)
+    with user_errors():
         return runner.test()
 
 

@@ -1,0 +1,146 @@
+"""Checks of a loaded config that catch common mistakes before anything is built."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import numbers
+import os
+from typing import Any
+
+from mmengine.config import Config
+from mmengine.registry import OPTIMIZERS
+
+from core.mmengine_adapter import TWO_PASS_OPTIMIZERS
+
+from .errors import UserError
+
+_TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+_BUILDER_KEYS = {"type", "base_optimizer", "warmup_epochs", "params"}
+
+
+def check_config(cfg: Config) -> None:
+    """Raise UserError for the mistakes that would otherwise surface as a traceback."""
+    check_launcher_environment(cfg.get("launcher", "none"))
+    check_dataloaders(cfg)
+    wrapper = cfg.get("optim_wrapper")
+    if isinstance(wrapper, dict):
+        check_wrapper_matches_optimizer(wrapper)
+        check_optimizer_arguments(wrapper.get("optimizer") or {})
+
+
+def check_launcher_environment(launcher: str) -> None:
+    """``--launcher pytorch`` needs the variables that torchrun sets."""
+    if launcher != "pytorch":
+        return
+    missing = [k for k in _TORCHRUN_VARIABLES if k not in os.environ]
+    if missing:
+        raise UserError(
+            f"--launcher pytorch needs the variables torchrun sets ({', '.join(missing)} "
+            "missing). Start several processes with tools/dist_train.sh CONFIG N (or "
+            "torchrun), or train in one process without --launcher."
+        )
+
+
+def check_dataloaders(cfg: Config) -> None:
+    """``persistent_workers=True`` needs worker processes."""
+    for name in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        loader = cfg.get(name)
+        if not isinstance(loader, dict):
+            continue
+        if loader.get("persistent_workers") and not loader.get("num_workers"):
+            raise UserError(
+                f"{name}.persistent_workers=True needs worker processes, but num_workers is "
+                f"{loader.get('num_workers', 0)}. Set {name}.persistent_workers=False, or "
+                f"{name}.num_workers to 1 or more."
+            )
+
+
+def check_wrapper_matches_optimizer(wrapper: dict) -> None:
+    """Two-pass optimizers need SAMOptimWrapper and its constructor."""
+    name = (wrapper.get("optimizer") or {}).get("type")
+    if name not in TWO_PASS_OPTIMIZERS:
+        return
+    kind, constructor = wrapper.get("type", "OptimWrapper"), wrapper.get("constructor")
+    if kind != "SAMOptimWrapper" or constructor != "SAMOptimWrapperConstructor":
+        raise UserError(
+            f"{name} runs a second forward-backward pass on some steps, which only "
+            "SAMOptimWrapper can do; the config has optim_wrapper type={kind!r}, "
+            f"constructor={constructor!r}. Set optim_wrapper=dict(type='SAMOptimWrapper', "
+            "constructor='SAMOptimWrapperConstructor', optimizer=...)."
+        )
+
+
+def check_optimizer_arguments(optimizer: dict) -> None:
+    """Every argument in the optimizer block is one its class takes; warm-up is not negative."""
+    name = optimizer.get("type")
+    klass = OPTIMIZERS.get(name) if isinstance(name, str) else name
+    if name in TWO_PASS_OPTIMIZERS:
+        klass = TWO_PASS_OPTIMIZERS[name]
+        _check_warmup(optimizer.get("warmup_epochs"), "warmup_epochs")
+        base = optimizer.get("base_optimizer")
+        if isinstance(base, dict) and isinstance(base.get("type"), str):
+            base_class = OPTIMIZERS.get(base["type"])
+            if isinstance(base_class, type):
+                _check_known(base, base_class, "optim_wrapper.optimizer.base_optimizer")
+    if isinstance(klass, type):
+        _check_known(optimizer, klass, "optim_wrapper.optimizer")
+
+
+def _check_warmup(value: Any, key: str) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < 0:
+        raise UserError(
+            f"optim_wrapper.optimizer.{key} must be a number of epochs >= 0, got {value!r}; "
+            "0 means no warm-up."
+        )
+
+
+def accepted_arguments(klass: type) -> set[str] | None:
+    """The keyword arguments ``klass`` accepts along its constructor chain (None: any)."""
+    accepted: set[str] = set()
+    for cls in klass.__mro__:
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            continue
+        parameters = inspect.signature(init).parameters.values()
+        accepted |= {p.name for p in parameters if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            return accepted - {"self", "defaults"}
+    return None
+
+
+def _check_known(block: dict, klass: type, where: str) -> None:
+    accepted = accepted_arguments(klass)
+    if accepted is None:
+        return
+    if klass in TWO_PASS_OPTIMIZERS.values():
+        accepted |= _BUILDER_KEYS
+    unknown = sorted(set(block) - accepted - {"type"})
+    if not unknown:
+        return
+    key = unknown[0]
+    close = difflib.get_close_matches(key, sorted(accepted - {"params", "self"}), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise UserError(
+        f"{where}: {klass.__name__} has no argument {key!r}.{hint} It takes "
+        f"{', '.join(sorted(accepted - {'params', 'self', 'base_optimizer'}))}."
+    )
+
+
+def check_work_dir(path: str) -> None:
+    """The work directory exists or can be created, and is writable (nothing is created here)."""
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    problem = None
+    if not os.path.isdir(existing):
+        problem = f"{existing} is a file, not a folder"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"no permission to write in {existing}"
+    if problem is not None:
+        raise UserError(
+            f"cannot write to the work directory {path!r} ({problem}). Give a writable folder "
+            "with --work-dir DIR."
+        )
