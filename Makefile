@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint compare benchmark
+.PHONY: venv demo train-digits test lint compare benchmark
 
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,13 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 
 venv: $(STAMP)
 
-# The main job: ARSAM on the embedded digits data through tools/train.py (a few minutes on a CPU).
+# The main job: SGD, SAM and both ARSAM schedules on noisy digits (bundled, no download): one
+# table, one PNG, per-run logs (about a minute on 2 CPU cores).
 demo: venv
+	$(PY) tools/demo.py
+
+# ARSAM on the bundled digits through tools/train.py, the MMEngine path every task uses.
+train-digits: venv
 	$(PY) tools/train.py configs/classification/digits_arsam.py
 
 lint: venv
@@ -27,9 +32,10 @@ lint: venv
 test: lint
 	OMP_NUM_THREADS=2 $(PY) -m pytest
 
-# SGD, SAM and ARSAM side by side on digits: accuracy, passes, SAM fraction, time (about a minute).
+# The evidence suite: every workload x optimizer x 3 seeds x 3 horizons (docs/benchmarks.md);
+# resumable, results under work_dirs/suite.
 compare: venv
-	$(PY) tools/compare.py --optimizers SGD,SAM,ARSAM --seeds 0 --out work_dirs/compare
+	$(PY) tools/compare.py --suite --out work_dirs/suite
 
 # Step cost of every optimizer, CIFAR ResNet-18 at batch 64 on the CPU (about 15 minutes).
 benchmark: venv

@@ -1,9 +1,15 @@
-"""Train one classification config with each optimizer and seed; tabulate and plot accuracy
-against cost: python tools/compare.py [options]."""
+"""Compare the optimizers' accuracy against their cost.
+
+python tools/compare.py --suite [--quick]   the evidence suite: every workload x optimizer x seed x
+                                           horizon in plain PyTorch loops (docs/benchmarks.md)
+python tools/compare.py [options]          one classification config through tools/train.py, with
+                                           each optimizer and seed
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import asdict
 
@@ -20,6 +26,8 @@ from tools.benchmarking.comparison import (
 )
 from tools.benchmarking.plots import write_plots
 from tools.cli import UserError
+
+DEFAULT_OUT = "work_dirs/compare"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,8 +48,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--label-noise", type=float, default=0.0, help="share of training labels flipped"
     )
-    parser.add_argument("--quick", action="store_true", help="1 epoch, first seed only")
-    parser.add_argument("--out", default="work_dirs/compare", help="output folder")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="configs: 1 epoch, first seed only; --suite: the 1k horizon and the main optimizers",
+    )
+    parser.add_argument(
+        "--suite",
+        action="store_true",
+        help="run the evidence suite (tasks/evidence) instead of one config",
+    )
+    parser.add_argument("--workloads", nargs="+", default=None, help="--suite: workload names")
+    parser.add_argument("--horizons", nargs="+", default=None, help="--suite: 1k, 10k, 50k")
+    parser.add_argument("--workers", type=int, default=2, help="--suite: worker processes")
+    parser.add_argument("--out", default=DEFAULT_OUT, help="output folder")
     parser.add_argument(
         "--cfg-options", nargs="+", action=DictAction, default={}, help="key=value for every run"
     )
@@ -75,9 +95,50 @@ def settings_from(args: argparse.Namespace) -> CompareSettings:
     )
 
 
+def run_suite_from(args: argparse.Namespace) -> int:
+    """The evidence suite: train what ``--out`` lacks, then write its report, plot, telemetry."""
+    from tasks.evidence import (
+        HORIZON_NAMES,
+        QUICK_HORIZONS,
+        QUICK_OPTIMIZERS,
+        WORKLOADS,
+        get_workload,
+        run_suite,
+        suite_optimizers,
+    )
+    from tools.benchmarking.suite_report import markdown, write_suite_report
+
+    names = [n.strip() for item in args.optimizers for n in item.split(",") if n.strip()]
+    if names == list(DEFAULT_OPTIMIZERS):  # the config comparison's default list
+        names = list(QUICK_OPTIMIZERS if args.quick else suite_optimizers())
+    out = args.out if args.out != DEFAULT_OUT else "work_dirs/suite"
+    try:
+        workloads = [get_workload(name) for name in (args.workloads or WORKLOADS)]
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    horizons = args.horizons or (QUICK_HORIZONS if args.quick else HORIZON_NAMES)
+    records = run_suite(
+        workloads,
+        names,
+        list(args.seeds),
+        horizons,
+        workers=args.workers,
+        out=os.path.join(out, "records.jsonl"),
+        verbose=True,
+    )
+    paths = write_suite_report(records, out)
+    print(markdown(records))
+    print("written: " + ", ".join(paths.values()))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Train, then write compare.md, compare.json and the PNG figures."""
-    settings = settings_from(parse_args(argv))
+    args = parse_args(argv)
+    if args.suite:
+        return run_suite_from(args)
+    settings = settings_from(args)
     try:
         if not 0.0 <= settings.label_noise < 1.0:
             raise UserError(f"--label-noise must lie in [0, 1), got {settings.label_noise}")

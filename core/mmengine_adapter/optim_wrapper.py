@@ -29,6 +29,7 @@ from mmengine.registry import OPTIM_WRAPPERS
 from torch import nn
 
 from ..two_pass import TwoPassOptimizer
+from .checkpoint_checks import CheckpointError
 
 # The optimizer statistics logged every step (each optimizer reports the ones it has); the one list
 # that log readers (tools.benchmarking, tasks.classification.collect_results) use too.
@@ -188,7 +189,17 @@ class SAMOptimWrapper(OptimWrapper):
         else:
             self.optimizer.step(closure, **kwargs)
 
-    def _resolve_run_length(self) -> None:
+    def initialize_count_status(self, model: nn.Module, init_counts: int, max_counts: int) -> None:
+        """MMEngine's counters, then the run's length, before the first step where possible.
+
+        Without ``warmup_epochs`` to convert, the loop's length is all the optimizer needs,
+        so a held resume is checked here, before any training step.
+        """
+        super().initialize_count_status(model, init_counts, max_counts)
+        if getattr(self.optimizer, "warmup_epochs", None) is None:
+            self._resolve_run_length(max_iters=max_counts)
+
+    def _resolve_run_length(self, max_iters: int | None = None) -> None:
         """Before the first step: the run's length and the warm-up in steps, then a held resume.
 
         The train loop's length is known only now (MessageHub), and MMEngine loads a
@@ -198,7 +209,8 @@ class SAMOptimWrapper(OptimWrapper):
         if self._run_length_resolved:
             return
         hub = MessageHub.get_current_instance()
-        max_iters, max_epochs = hub.get_info("max_iters"), hub.get_info("max_epochs")
+        max_epochs = hub.get_info("max_epochs")
+        max_iters = max_iters or hub.get_info("max_iters")
         epochs = getattr(self.optimizer, "warmup_epochs", None)
         if epochs is not None:
             if not max_iters or not max_epochs:
@@ -214,7 +226,12 @@ class SAMOptimWrapper(OptimWrapper):
         self._run_length_resolved = True
         if self._held_state is not None:
             held, self._held_state = self._held_state, None
-            self.load_state_dict(held)
+            try:
+                self.load_state_dict(held)
+            except ValueError as error:
+                raise CheckpointError(
+                    f"the checkpoint's optimizer state does not fit this run: {error}"
+                ) from error
 
     def _log_telemetry(self) -> None:
         hub = MessageHub.get_current_instance()

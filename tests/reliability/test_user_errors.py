@@ -194,3 +194,29 @@ def test_one_paragraph_from_the_real_command_line(tmp_path) -> None:
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and done.stderr.count("error:") == 1
     assert "not a readable PyTorch checkpoint" in done.stderr
+
+
+HORIZON_ARSAM = dict(
+    _delete_=True,
+    type="ARSAM",
+    base_optimizer=dict(type="SGD", lr=0.1, momentum=0.9),
+    rho=0.05,
+)
+
+
+def test_resume_with_other_schedule_settings_is_refused_before_any_step(capsys, tmp_path) -> None:
+    # The wrapper gives ARSAM the run's length before the first step; the checkpoint's
+    # schedule settings (here the paper's, saved before any step) are checked against it.
+    checkpoint = saved_checkpoint(tmp_path, **{"optim_wrapper.optimizer": HORIZON_ARSAM})
+    horizon = [
+        "optim_wrapper.optimizer._delete_=True",
+        "optim_wrapper.optimizer.type=ARSAM",
+        "optim_wrapper.optimizer.base_optimizer.type=SGD",
+        "optim_wrapper.optimizer.base_optimizer.lr=0.1",
+        "optim_wrapper.optimizer.rho=0.05",
+    ]
+    argv = [CONFIG, "--work-dir", str(tmp_path / "work"), "--resume", checkpoint]
+    argv += ["--cfg-options", "train_cfg.max_epochs=5", *horizon]
+    message = one_paragraph(capsys, train_tool, *argv)
+    assert "does not fit this run" in message and "schedule: checkpoint 'paper'" in message
+    assert "total_steps: checkpoint None, this optimizer 20" in message

@@ -64,7 +64,8 @@ def train(cfg: Config) -> Runner:
         resolve_resume(cfg)
         runner = build_runner(cfg)
     prepare_training(runner)
-    runner.train()
+    with user_errors():  # e.g. a resumed optimizer state that does not fit the run's length
+        runner.train()
     report_outputs(runner)
     return runner
 

@@ -1,0 +1,123 @@
+"""Run every (workload, optimizer, seed, horizon) in worker processes; one JSON line per run.
+
+The output file is the state: a run whose key is already in it is not run again, so an
+interrupted suite resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import multiprocessing
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .optimizers import OptimizerSpec, optimizer_spec
+from .trainer import train_one, workload_config
+from .workloads import Workload
+
+RunKey = tuple[str, str, int, str]
+# Relative cost of a step, for scheduling the longest runs first.
+_TWO_PASS_COST = 2.0
+
+
+def run_key(record: dict[str, Any]) -> RunKey:
+    """(workload, optimizer label, seed, horizon) of a record."""
+    return record["workload"], record["optimizer"], int(record["seed"]), record["horizon"]
+
+
+def read_records(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a JSON-lines file (none if it does not exist); torn last lines skipped."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def _init_worker(threads: int, imports: Sequence[str]) -> None:
+    torch.set_num_threads(threads)
+    for module in imports:
+        importlib.import_module(module)
+
+
+def _run(job: tuple[Workload, OptimizerSpec, int, str]) -> dict[str, Any]:
+    return train_one(*job)
+
+
+def _cost(job: tuple[Workload, OptimizerSpec, int, str]) -> float:
+    workload, spec, _, horizon = job
+    return workload.steps(horizon) * (1.0 if spec.name == "base" else _TWO_PASS_COST)
+
+
+def run_suite(
+    workloads: Iterable[Workload],
+    optimizers: Iterable[OptimizerSpec | str],
+    seeds: Iterable[int],
+    horizons: Iterable[str],
+    workers: int = 2,
+    out: str | Path = "work_dirs/evidence/records.jsonl",
+    threads: int = 1,
+    imports: Sequence[str] = (),
+    verbose: bool = False,
+) -> list[dict[str, Any]]:
+    """Train every combination not yet in ``out``; all requested records, new and old.
+
+    A stored record counts as done only if it was trained with the same workload settings.
+
+    ``horizons`` are labels; a workload without one of them skips it. ``imports`` are
+    modules each worker imports first (e.g. to register more optimizers).
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    workloads, specs = list(workloads), [optimizer_spec(o) for o in optimizers]
+    seeds, horizons = list(seeds), list(horizons)
+    configs = {workload.name: workload_config(workload) for workload in workloads}
+
+    def current(record: dict[str, Any]) -> bool:
+        stored = record.get("workload_config")
+        return stored is None or stored == configs.get(record["workload"], stored)
+
+    done = {run_key(r): r for r in read_records(out) if current(r)}
+    jobs = [
+        (workload, spec, seed, horizon)
+        for workload in workloads
+        for horizon in horizons
+        if horizon in workload.horizons
+        for spec in specs
+        for seed in seeds
+    ]
+    wanted = [(j[0].name, j[1].label, j[2], j[3]) for j in jobs]
+    todo = sorted((j for j, key in zip(jobs, wanted) if key not in done), key=_cost, reverse=True)
+    with out.open("a") as sink:
+
+        def keep(record: dict[str, Any]) -> None:
+            done[run_key(record)] = record
+            sink.write(json.dumps(record) + "\n")
+            sink.flush()
+            if verbose:
+                print(
+                    f"{record['workload']} {record['horizon']} {record['optimizer']} "
+                    f"seed {record['seed']}: {100 * record['accuracy']:.2f}% "
+                    f"{record['passes_per_step']:.3f} passes/step {record['wall_time_s']:.1f}s",
+                    flush=True,
+                )
+
+        if workers <= 1:
+            _init_worker(threads, imports)
+            for job in todo:
+                keep(_run(job))
+        elif todo:
+            context = multiprocessing.get_context("spawn")
+            with context.Pool(workers, _init_worker, (threads, tuple(imports))) as pool:
+                for record in pool.imap_unordered(_run, todo):
+                    keep(record)
+    return [done[key] for key in wanted]

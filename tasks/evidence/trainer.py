@@ -1,0 +1,121 @@
+"""Train one (workload, optimizer, seed, horizon) in plain PyTorch and return its record."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .data import Tensors, load_tensors
+from .models import build_model
+from .optimizers import OptimizerSpec, build_optimizer, optimizer_spec
+from .workloads import Workload
+
+_EVAL_CHUNK = 4096
+
+
+def batch_indices(num_samples: int, batch_size: int, steps: int, seed: int) -> Tensor:
+    """(steps, batch_size) sample indices: successive random permutations (epochs), cut."""
+    generator = torch.Generator().manual_seed(seed)
+    per_epoch = max(num_samples // batch_size, 1)
+    epochs = math.ceil(steps / per_epoch)
+    used = per_epoch * batch_size
+    orders = [torch.randperm(num_samples, generator=generator)[:used] for _ in range(epochs)]
+    return torch.cat(orders).view(-1, batch_size)[:steps]
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
+    """Top-1 accuracy of ``model`` in eval mode on (x, y)."""
+    model.eval()
+    correct = 0
+    for start in range(0, len(y), _EVAL_CHUNK):
+        logits = model(x[start : start + _EVAL_CHUNK])
+        correct += int((logits.argmax(dim=1) == y[start : start + _EVAL_CHUNK]).sum())
+    model.train()
+    return correct / max(len(y), 1)
+
+
+def cosine_lr(peak: float, step: int, total_steps: int) -> float:
+    """peak * (1 + cos(pi * step / total_steps)) / 2."""
+    return 0.5 * peak * (1.0 + math.cos(math.pi * step / total_steps))
+
+
+def workload_config(workload: Workload) -> dict[str, Any]:
+    """The workload's settings as plain JSON values (stored in each record)."""
+    return json.loads(json.dumps(dataclasses.asdict(workload)))
+
+
+def train_one(
+    workload: Workload,
+    optimizer: OptimizerSpec | str,
+    seed: int,
+    horizon: str,
+    data: Tensors | None = None,
+) -> dict[str, Any]:
+    """Train ``workload`` with ``optimizer`` for the horizon's steps; the run's record."""
+    spec = optimizer_spec(optimizer)
+    steps = workload.steps(horizon)
+    model_name, model_kwargs = workload.model_at(horizon)
+    data = data if data is not None else load_tensors(workload.data, seed)
+    torch.manual_seed(seed)
+    model = build_model(model_name, data.in_shape, data.num_classes, **model_kwargs)
+    opt, kwargs = build_optimizer(
+        spec,
+        model.parameters(),
+        workload.base,
+        {"lr": workload.lr, **workload.base_kwargs},
+        workload.rho,
+        steps,
+        seed,
+    )
+    if hasattr(opt, "freeze_statistics_of"):
+        opt.freeze_statistics_of(model)
+    indices = batch_indices(len(data.y_train), workload.batch_size, steps, seed)
+    loss_fn = nn.functional.cross_entropy
+    x_train, y_train = data.x_train, data.y_train
+    groups = opt.param_groups
+    model.train()
+    loss = torch.zeros(())
+    started = time.perf_counter()
+    for step in range(steps):
+        lr = cosine_lr(workload.lr, step, steps)
+        for group in groups:
+            group["lr"] = lr
+        batch = indices[step]
+        x, y = x_train[batch], y_train[batch]
+
+        def closure(x: Tensor = x, y: Tensor = y) -> Tensor:
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            return loss
+
+        loss = opt.step(closure)
+    wall = time.perf_counter() - started
+    stats = dict(getattr(opt, "stats", {"steps": steps, "sam_steps": 0, "grad_evals": steps}))
+    grad_evals = stats.get("grad_evals", steps)
+    return {
+        "workload": workload.name,
+        "optimizer": spec.label,
+        "optimizer_name": spec.name,
+        "optimizer_kwargs": kwargs,
+        "base": workload.base,
+        "seed": seed,
+        "horizon": horizon,
+        "steps": steps,
+        "model": model_name,
+        "workload_config": workload_config(workload),
+        "accuracy": accuracy(model, data.x_test, data.y_test),
+        "train_accuracy": accuracy(model, x_train, y_train),
+        "final_loss": float(loss.detach()) if isinstance(loss, Tensor) else float(loss),
+        "passes_per_step": grad_evals / steps,
+        "sam_fraction": stats.get("sam_steps", 0) / steps,
+        "wall_time_s": wall,
+        "stats": {k: v for k, v in stats.items() if isinstance(v, (int, float))},
+    }

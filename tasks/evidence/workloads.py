@@ -1,0 +1,121 @@
+"""The evidence workloads: data, model, base optimizer, hyper-parameters and horizons."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .data import DataSpec
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """A run length, optionally with a smaller model that keeps a long run fast on a CPU."""
+
+    steps: int
+    model: str | None = None
+    model_kwargs: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One training problem; every optimizer trains it with the same settings.
+
+    Attributes:
+        name: identifier used in records and on the command line.
+        data: the images and label noise.
+        model: 'mlp' or 'small_cnn' (``tasks.evidence.models``) and its ``model_kwargs``.
+        base: 'SGD' or 'Adam', with ``base_kwargs`` (momentum, weight decay...; not lr).
+        lr: peak learning rate of the per-step cosine schedule (to 0 at the last step).
+        batch_size: images per step, drawn without replacement within each epoch.
+        rho: SAM's radius, shared by every two-pass method.
+        horizons: label -> number of steps, or a ``Horizon`` (steps and a model override).
+    """
+
+    name: str
+    data: DataSpec
+    model: str
+    base: str
+    lr: float
+    batch_size: int
+    rho: float
+    horizons: Mapping[str, int | Horizon]
+    model_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    base_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def steps(self, horizon: str) -> int:
+        """Number of steps of ``horizon``."""
+        value = self.horizons[horizon]
+        return value.steps if isinstance(value, Horizon) else value
+
+    def model_at(self, horizon: str) -> tuple[str, Mapping[str, Any]]:
+        """The model name and keyword arguments used at ``horizon``."""
+        value = self.horizons[horizon]
+        if isinstance(value, Horizon) and value.model is not None:
+            return value.model, value.model_kwargs or {}
+        return self.model, self.model_kwargs
+
+
+HORIZONS: dict[str, int | Horizon] = {"1k": 1_000, "10k": 10_000, "50k": 50_000}
+HORIZON_NAMES = tuple(HORIZONS)
+QUICK_HORIZONS = ("1k",)
+# MLPs: all 1347 training digits with 40% of their labels moved to another class, batch 128,
+# weight decay 5e-3, rho 0.3: the base optimizer fits part of the noisy labels, SAM stays
+# near the clean ones. The CNN: 400 of them, same noise and rho.
+NOISY_DIGITS = DataSpec("digits", label_noise=0.4)
+
+WORKLOADS: dict[str, Workload] = {
+    workload.name: workload
+    for workload in (
+        Workload(
+            name="digits_mlp_sgd",
+            data=NOISY_DIGITS,
+            model="mlp",
+            model_kwargs={"hidden": 64},
+            base="SGD",
+            base_kwargs={"momentum": 0.9, "weight_decay": 5e-3},
+            lr=0.05,
+            batch_size=128,
+            rho=0.3,
+            horizons=HORIZONS,
+        ),
+        Workload(
+            name="digits_mlp_adam",
+            data=NOISY_DIGITS,
+            model="mlp",
+            model_kwargs={"hidden": 64},
+            base="Adam",
+            base_kwargs={"weight_decay": 5e-3},
+            lr=3e-3,
+            batch_size=128,
+            rho=0.3,
+            horizons=HORIZONS,
+        ),
+        Workload(
+            name="digits_cnn_bn_sgd",
+            data=DataSpec("digits", train_size=400, label_noise=0.4),
+            model="small_cnn",
+            model_kwargs={"width": 8},
+            base="SGD",
+            base_kwargs={"momentum": 0.9, "weight_decay": 5e-4},
+            lr=0.05,
+            batch_size=32,
+            rho=0.3,
+            # A CNN step costs about 4x an MLP step on a CPU: the long run uses an MLP with
+            # BatchNorm instead.
+            horizons={
+                "1k": 1_000,
+                "10k": 10_000,
+                "50k": Horizon(50_000, "mlp", {"hidden": 64, "batch_norm": True}),
+            },
+        ),
+    )
+}
+
+
+def get_workload(name: str) -> Workload:
+    """The workload called ``name``."""
+    if name not in WORKLOADS:
+        raise ValueError(f"unknown workload {name!r}; known: {', '.join(WORKLOADS)}")
+    return WORKLOADS[name]

@@ -1,0 +1,217 @@
+"""The evidence workloads, trainer and suite runner on tiny runs (seconds)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+from mmengine.registry import DATASETS
+
+from tasks.classification.datasets.procedural import ProceduralDataset, procedural_images
+from tasks.evidence import (
+    DataSpec,
+    OptimizerSpec,
+    Workload,
+    optimizer_class,
+    read_records,
+    run_suite,
+    suite_optimizers,
+    train_one,
+)
+from tasks.evidence.optimizers import constructor_kwargs
+from tasks.evidence.trainer import batch_indices
+from tasks.evidence.workloads import WORKLOADS, Horizon
+from tools.benchmarking.suite_report import markdown, summarize, verdict
+
+STEPS = 40
+TINY = Workload(
+    name="tiny",
+    data=DataSpec("digits", train_size=200, label_noise=0.2),
+    model="mlp",
+    model_kwargs={"hidden": 16},
+    base="SGD",
+    base_kwargs={"momentum": 0.9},
+    lr=0.05,
+    batch_size=16,
+    rho=0.05,
+    horizons={"tiny": STEPS},
+)
+TINY_CNN = dataclasses.replace(
+    TINY,
+    name="tiny_cnn",
+    model="small_cnn",
+    model_kwargs={"width": 4},
+    base="Adam",
+    base_kwargs={},
+    lr=1e-3,
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "passes"),
+    [
+        ("base", lambda stats: 1.0),
+        ("SAM", lambda stats: 2.0),
+        ("SAMK", lambda stats: 1.0 + -(-STEPS // 5) / STEPS),
+        ("ARSAM", lambda stats: 1.0 + stats["sam_steps"] / STEPS),
+        ("AESAM", lambda stats: 1.0 + stats["sam_steps"] / STEPS),
+        ("RandomSAM", lambda stats: 1.0 + stats["sam_steps"] / STEPS),
+    ],
+)
+def test_record_is_sane(optimizer: str, passes) -> None:
+    record = train_one(TINY, optimizer, seed=0, horizon="tiny")
+    assert 0.0 <= record["accuracy"] <= 1.0
+    assert 0.0 <= record["train_accuracy"] <= 1.0
+    assert record["steps"] == STEPS
+    assert record["passes_per_step"] == pytest.approx(passes(record["stats"]))
+    assert record["passes_per_step"] == pytest.approx(1.0 + record["sam_fraction"])
+    assert record["wall_time_s"] > 0
+    json.dumps(record)
+
+
+def test_arsam_warm_up_is_a_fraction_of_the_run() -> None:
+    spec = OptimizerSpec("warm", "ARSAM", {"warmup_fraction": 0.25, "window": 10})
+    record = train_one(TINY, spec, seed=0, horizon="tiny")
+    assert record["optimizer_kwargs"]["warmup_steps"] == 10
+    assert record["stats"]["sam_steps"] >= 10
+
+
+@pytest.mark.parametrize("workload", [TINY, TINY_CNN])
+def test_same_seed_same_record(workload: Workload) -> None:
+    first = train_one(workload, "ARSAM", seed=3, horizon="tiny")
+    second = train_one(workload, "ARSAM", seed=3, horizon="tiny")
+    for key in ("accuracy", "train_accuracy", "final_loss", "passes_per_step", "stats"):
+        assert first[key] == second[key]
+    other = train_one(workload, "ARSAM", seed=4, horizon="tiny")
+    assert other["final_loss"] != first["final_loss"]
+
+
+def test_a_horizon_may_swap_in_a_smaller_model() -> None:
+    workload = dataclasses.replace(
+        TINY_CNN, horizons={"tiny": Horizon(STEPS, "mlp", {"hidden": 8, "batch_norm": True})}
+    )
+    record = train_one(workload, "SAM", seed=0, horizon="tiny")
+    assert record["model"] == "mlp" and record["steps"] == STEPS
+    assert record["passes_per_step"] == 2.0
+
+
+def test_suite_resumes_from_its_file(tmp_path) -> None:
+    out = tmp_path / "records.jsonl"
+    records = run_suite([TINY], ["base", "SAM"], [0, 1], ["tiny", "absent"], workers=1, out=out)
+    assert len(records) == 4 == len(read_records(out))
+    again = run_suite([TINY], ["base", "SAM"], [0, 1], ["tiny"], workers=1, out=out)
+    assert again == records and len(read_records(out)) == 4
+    changed = dataclasses.replace(TINY, lr=0.01)
+    rerun = run_suite([changed], ["base"], [0], ["tiny"], workers=1, out=out)
+    assert rerun[0]["workload_config"]["lr"] == 0.01 and len(read_records(out)) == 5
+    rows = summarize(records)
+    assert {r["optimizer"] for r in rows} == {"base", "SAM"}
+    assert "SAM - base" in markdown(records)
+
+
+def test_suite_runs_in_worker_processes(tmp_path) -> None:
+    out = tmp_path / "records.jsonl"
+    records = run_suite([TINY], ["base", "SAM"], [0], ["tiny"], workers=2, out=out)
+    assert [r["optimizer"] for r in records] == ["base", "SAM"]
+    assert records[1] == train_one(TINY, "SAM", seed=0, horizon="tiny") | {
+        "wall_time_s": records[1]["wall_time_s"]
+    }
+
+
+def test_optimizer_lookup_and_arguments() -> None:
+    assert optimizer_class("SAM").__name__ == "SAM"
+    assert optimizer_class("torch.optim:SGD") is torch.optim.SGD
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        optimizer_class("NoSuchSAM")
+    aesam, rst, sam = (optimizer_class(n) for n in ("AESAM", "RandomSAM", "SAM"))
+    assert constructor_kwargs(aesam, {}, 100, 7) == {"total_steps": 100}
+    assert constructor_kwargs(rst, {"seed": 1}, 100, 7) == {"total_steps": 100, "seed": 1}
+    assert constructor_kwargs(sam, {}, 100, 7) == {}
+
+
+def test_batches_are_epochs_without_replacement() -> None:
+    indices = batch_indices(50, 8, 13, seed=0)
+    assert indices.shape == (13, 8)
+    assert sorted(indices[:6].flatten().tolist()) == sorted(set(indices[:6].flatten().tolist()))
+
+
+def test_default_workloads_are_declared_consistently() -> None:
+    for workload in WORKLOADS.values():
+        assert workload.base in ("SGD", "Adam")
+        steps = [workload.steps(horizon) for horizon in workload.horizons]
+        assert steps == sorted(steps)
+
+
+def test_digits_split_matches_the_classification_task() -> None:
+    from sklearn.datasets import load_digits
+
+    from tasks.classification.datasets import digits_split
+    from tasks.evidence.data import _stratified_split
+
+    test = _stratified_split(load_digits().target, 0.25, seed=0)
+    assert np.array_equal(np.flatnonzero(test), digits_split(0.25, 0)["test"])
+
+
+def test_procedural_images_are_deterministic_and_balanced() -> None:
+    images, labels = procedural_images(200, seed=5)
+    again, _ = procedural_images(200, seed=5)
+    test_images, _ = procedural_images(200, seed=5, split="test")
+    assert images.shape == (200, 32, 32, 3) and images.dtype == np.uint8
+    assert np.array_equal(images, again)
+    assert not np.array_equal(images, test_images)
+    assert np.bincount(labels).tolist() == [20] * 10
+    assert images.std() > 20
+
+
+def test_procedural_dataset_packs_samples() -> None:
+    dataset = ProceduralDataset(split="test", num_images=30, num_classes=5)
+    sample = dataset[0]
+    assert len(dataset) == 30
+    assert sample["inputs"].shape == (3, 32, 32) and sample["inputs"].dtype == torch.uint8
+    assert 0 <= sample["labels"] < 5
+    assert dataset.metainfo["classes"][:2] == ("disk", "ring")
+    built = DATASETS.build(dict(type="ProceduralDataset", split="train", num_images=4))
+    assert len(built) == 4 and built.images.shape == (4, 32, 32, 3)
+
+
+def test_the_suite_runs_every_registered_method_and_both_arsam_schedules() -> None:
+    from core.registry import TWO_PASS_METHODS
+
+    assert suite_optimizers() == ("base", *TWO_PASS_METHODS)
+    paper = train_one(TINY, "ARSAM-paper", seed=0, horizon="tiny")
+    horizon = train_one(TINY, "ARSAM", seed=0, horizon="tiny")
+    assert paper["optimizer_kwargs"]["schedule"] == "paper"
+    assert horizon["passes_per_step"] == 1.25  # a budget of round(0.25 T) SAM steps
+    assert "psf_trend" in horizon["stats"] and "psf_trend" not in paper["stats"]
+
+
+def test_verdict_states_each_target() -> None:
+    def row(name: str, mean: float, std: float, passes: float) -> dict:
+        low, high = mean - std, mean + std
+        return dict(
+            optimizer=name,
+            accuracy_mean=mean,
+            accuracy_std=std,
+            accuracy_min=low,
+            accuracy_max=high,
+            passes_per_step=passes,
+        )
+
+    block = [
+        row("base", 80, 1, 1.0),
+        row("SAM", 89, 1, 2.0),
+        row("ARSAM", 88.5, 1, 1.25),
+        row("LookSAM", 95, 0.5, 1.2),
+        row("SAMK", 88, 1, 1.2),
+    ]
+    result = verdict(block)
+    assert result["sam_matters"] and result["accuracy_met"] and result["passes_met"]
+    assert result["beaten_by"] == ["LookSAM"] and not result["frontier_met"]
