@@ -150,6 +150,9 @@ class ARSAM(TwoPassOptimizer):
             of the paper schedule's arguments below (warm-up, window, reuse,
             quota) is set, the paper's otherwise; 'paper'; 'horizon' (needs
             ``total_steps``, takes none of the paper's arguments).
+        horizon_options: options of the horizon-aware schedule for studies
+            (core/horizon_schedule.py: budget, warmup_fraction, late_weight,
+            adapt_gain, reuse_decay); None: its defaults.
         warmup_steps: leading steps that are all SAM steps (paper schedule).
         window: K, steps per window (paper schedule).
         reuse_steps: steps after a SAM step that mix in the stored PSF.
@@ -184,6 +187,7 @@ class ARSAM(TwoPassOptimizer):
         seed: int = 0,
         total_steps: int | None = None,
         schedule: str = "auto",
+        horizon_options: dict[str, float] | None = None,
         **kwargs: Any,
     ) -> None:
         if schedule not in SCHEDULES:
@@ -216,6 +220,7 @@ class ARSAM(TwoPassOptimizer):
                 f"total_steps; drop {', '.join(paper_arguments)}, or use schedule='paper'"
             )
         self.schedule_choice = schedule
+        self._horizon_options = dict(horizon_options or {})
         self._uses_paper = schedule == "paper" or bool(paper_arguments)
         chosen = self._make_schedule(total_steps)
         super().__init__(params, base_optimizer, PSFReuse(chosen, []), rho, adaptive, **kwargs)
@@ -225,7 +230,7 @@ class ARSAM(TwoPassOptimizer):
         """The schedule ``schedule=`` and ``total_steps`` call for."""
         if self._uses_paper or total_steps is None:
             return PaperSchedule(**self._paper_settings)
-        return HorizonSchedule(total_steps=total_steps)
+        return HorizonSchedule(total_steps=total_steps, **self._horizon_options)
 
     def _resolve_stat_params(self, stat_params: int | Sequence[Tensor] | None) -> list[Tensor]:
         everything = [p for group in self.param_groups for p in group["params"]]

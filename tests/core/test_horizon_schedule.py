@@ -113,3 +113,15 @@ def test_a_resume_with_another_run_length_is_refused() -> None:
     longer = ARSAM(tiny_model().parameters(), torch.optim.SGD, lr=0.1, total_steps=60)
     with pytest.raises(ValueError, match="total_steps: checkpoint 30, this optimizer 60"):
         longer.load_state_dict(opt.state_dict())
+
+
+def test_horizon_options_reach_the_schedule_and_its_settings() -> None:
+    opt = ARSAM(
+        tiny_model().parameters(),
+        torch.optim.SGD,
+        lr=0.1,
+        total_steps=100,
+        horizon_options=dict(budget=0.5, reuse_decay=0.7),
+    )
+    assert opt.schedule.budget_steps == 50
+    assert opt.state_dict()["rule"]["settings"]["reuse_decay"] == 0.7
