@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from .arsam_schedule import PaperSchedule
-from .gradients import GroupParams, add_scaled, store_difference
+from .gradients import GroupParams, add_scaled, store_difference, with_first_grads
 from .horizon_schedule import HorizonSchedule
 from .multi_tensor import l2_norm
 from .rule import StepRule
@@ -77,12 +77,7 @@ class PSFReuse(StepRule):
         checked: bool,
     ) -> bool:
         """PSF := g_sam - g (unscaled units) and record ||PSF||_S, ||g||_S; .grad keeps g_sam."""
-        params, g = [], []
-        for (_, group_params), group_grads in zip(groups, first_grads, strict=True):
-            for p, grad in zip(group_params, group_grads, strict=True):
-                if p.grad is not None:
-                    params.append(p)
-                    g.append(grad)
+        params, g = with_first_grads(groups, first_grads)
         psf = [self._psf_buffer(p) for p in params]
         store_difference(psf, [p.grad for p in params], g, inverse_scale)
         first_grad_of = {id(p): grad for p, grad in zip(params, g, strict=True)}

@@ -32,6 +32,19 @@ def grads_of(groups: GroupParams) -> list[list[Tensor]]:
     return [[p.grad for p in params] for _, params in groups]
 
 
+def with_first_grads(
+    groups: GroupParams, first_grads: list[list[Tensor]]
+) -> tuple[list[Tensor], list[Tensor]]:
+    """The parameters that have a gradient now (g_sam), each with its first pass's g."""
+    params, g = [], []
+    for (_, group_params), group_grads in zip(groups, first_grads, strict=True):
+        for p, grad in zip(group_params, group_grads, strict=True):
+            if p.grad is not None:
+                params.append(p)
+                g.append(grad)
+    return params, g
+
+
 def all_grads(param_groups: list[dict[str, Any]]) -> list[Tensor]:
     """Every ``.grad`` of ``param_groups`` that exists, flattened."""
     return [p.grad for group in param_groups for p in group["params"] if p.grad is not None]

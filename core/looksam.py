@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from .arguments import check_number
-from .gradients import GroupParams, safe_ratio
+from .gradients import GroupParams, safe_ratio, with_first_grads
 from .multi_tensor import is_finite, l2_norm
 from .sam_k import EveryKthStep
 from .two_pass import TwoPassOptimizer
@@ -78,12 +78,7 @@ class ReusedOrthogonalDirection(EveryKthStep):
         checked: bool,
     ) -> bool:
         """v := g_v / ||g_v||, stored per parameter; False when v is not finite (checked)."""
-        params, g = [], []
-        for (_, group_params), group_grads in zip(groups, first_grads, strict=True):
-            for p, grad in zip(group_params, group_grads, strict=True):
-                if p.grad is not None:
-                    params.append(p)
-                    g.append(grad)
+        params, g = with_first_grads(groups, first_grads)
         if not params:
             return True
         direction, g_v_norm = orthogonal_direction(g, [p.grad for p in params])
