@@ -12,6 +12,7 @@ whole of what ARSAM adds to it:
    the base optimizer steps with g_sam
 4. reuse step (one pass): c from the schedule;             ``on_one_pass_gradient``
        g := g + c PSF while c > 0, plain g after           ``add_scaled``
+       (horizon schedule: ||c PSF|| at most reuse_cap ||g||  ``capped_coefficient``)
    the base optimizer steps with it
 5. the schedule advances (at a window boundary the quota   ``commit``
    adapts and the next window's SAM steps are placed)
@@ -49,6 +50,16 @@ PAPER_DEFAULTS = dict(
     max_sam_fraction=0.8,
     var_blocks=5,
 )
+
+
+def capped_coefficient(
+    coefficient: float, grads: list[Tensor], psf: list[Tensor], cap: float
+) -> Tensor:
+    """c min(1, cap ||g|| / ||c PSF||): the reused term at most ``cap`` times ||g||, on device."""
+    grad_norm = l2_norm(grads)
+    term_norm = l2_norm(psf) * abs(coefficient)
+    tiny = torch.finfo(term_norm.dtype).tiny
+    return coefficient * torch.clamp(cap * grad_norm / term_norm.clamp_min(tiny), max=1.0)
 
 
 class PSFReuse(StepRule):
@@ -100,6 +111,9 @@ class PSFReuse(StepRule):
                     grads.append(p.grad)
                     psf.append(self.state[p]["psf"])
         if grads:
+            cap = getattr(self.schedule, "reuse_cap", None)
+            if cap is not None:
+                coefficient = capped_coefficient(coefficient, grads, psf, cap)
             add_scaled(grads, psf, coefficient)
 
     def commit(self, sam: bool) -> None:

@@ -7,45 +7,76 @@ weights. Module types join the mechanism with ``register_statistics_freezer``;
 ``FrozenStatistics(model)`` then freezes every such module of a model for the
 duration of a ``with`` block. The optimizers enter that block around the second
 pass of every SAM step.
+
+A step the optimizer skips (non-finite gradients) must not move the statistics either,
+although its first pass ran in training mode before anyone saw the gradient.
+``StatisticsSnapshot`` copies what each registered module declares as its statistics
+(``state=`` at registration; its own buffers by default) and puts it back on demand.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 Undo = Callable[[], None]
 Freezer = Callable[[nn.Module], Undo]
 
 _FREEZERS: dict[type, Freezer] = {}
+_STATE_NAMES: dict[type, tuple[str, ...] | None] = {}
 
 
-def register_statistics_freezer(*module_types: type) -> Callable[[Freezer], Freezer]:
+def register_statistics_freezer(
+    *module_types: type, state: Iterable[str] | None = None
+) -> Callable[[Freezer], Freezer]:
     """Declare how modules of ``module_types`` stop updating statistics during a second pass.
 
     The decorated function takes a module, freezes it, and returns a function
     that undoes exactly that. Subclasses inherit their closest base's freezer.
+    ``state`` names the module attributes that hold its statistics (tensors, or
+    plain values such as a counter or a flag): a skipped optimizer step puts them
+    back as they were before its first pass. Default: the module's own buffers.
     """
     if not module_types or not all(isinstance(t, type) for t in module_types):
         raise TypeError("register_statistics_freezer takes one or more module classes")
+    names = None if state is None else tuple(state)
+    if isinstance(state, str) or (names is not None and not all(isinstance(n, str) for n in names)):
+        raise TypeError("state= takes attribute names, e.g. state=('counter', 'running_stats')")
 
     def register(freezer: Freezer) -> Freezer:
         for module_type in module_types:
             _FREEZERS[module_type] = freezer
+            _STATE_NAMES[module_type] = names
         return freezer
 
     return register
 
 
-def freezer_for(module: nn.Module) -> Freezer | None:
-    """The freezer registered for ``module``'s type or its closest registered base class."""
+def _registered_type(module: nn.Module) -> type | None:
+    """``module``'s type or its closest base class with a registered freezer."""
     for klass in type(module).__mro__:
         if klass in _FREEZERS:
-            return _FREEZERS[klass]
+            return klass
     return None
+
+
+def freezer_for(module: nn.Module) -> Freezer | None:
+    """The freezer registered for ``module``'s type or its closest registered base class."""
+    klass = _registered_type(module)
+    return None if klass is None else _FREEZERS[klass]
+
+
+def statistics_state_names(module: nn.Module) -> tuple[str, ...]:
+    """The attributes of ``module`` that hold its statistics (its own buffers unless declared)."""
+    klass = _registered_type(module)
+    names = None if klass is None else _STATE_NAMES[klass]
+    if names is None:
+        return tuple(name for name, _ in module.named_buffers(recurse=False))
+    return names
 
 
 def _nothing_to_undo() -> None:
@@ -82,17 +113,89 @@ def restore_buffers_afterwards(module: nn.Module) -> Undo:
     return undo
 
 
+class StatisticsSnapshot:
+    """The statistics of some modules at one instant, put back on demand.
+
+    Tensors are copied with one multi-tensor copy per device and dtype into buffers kept
+    from the previous snapshot while their shapes do not change; plain values (counters,
+    flags) are kept as they are. Nothing is allocated until the first snapshot is taken.
+    """
+
+    def __init__(self) -> None:
+        self._owners: list[tuple[nn.Module, str, Tensor]] = []
+        self._copies: list[Tensor] = []
+        self._values: list[tuple[nn.Module, str, Any]] = []
+        self.taken = False
+
+    def take(self, modules: Iterable[nn.Module]) -> None:
+        """Copy the statistics of ``modules`` now (replacing an earlier snapshot)."""
+        owners, values = [], []
+        for module in modules:
+            for name in statistics_state_names(module):
+                value = getattr(module, name, None)
+                if isinstance(value, Tensor):
+                    owners.append((module, name, value))
+                else:
+                    values.append((module, name, value))
+        tensors = [tensor for _, _, tensor in owners]
+        if not _same_layout(tensors, self._copies):
+            self._copies = [torch.empty_like(t, requires_grad=False) for t in tensors]
+        _copy_grouped(self._copies, tensors)
+        self._owners, self._values, self.taken = owners, values, True
+
+    def restore(self) -> None:
+        """Put the statistics back as they were when taken; nothing if no snapshot is held."""
+        if not self.taken:
+            return
+        for module, name, tensor in self._owners:
+            if getattr(module, name, None) is not tensor:
+                setattr(module, name, tensor)
+        _copy_grouped([t for _, _, t in self._owners], self._copies)
+        for module, name, value in self._values:
+            setattr(module, name, value)
+        self.discard()
+
+    def discard(self) -> None:
+        """Forget the snapshot (its copy buffers are kept for the next one)."""
+        self._owners, self._values, self.taken = [], [], False
+
+
+def _copy_grouped(destinations: list[Tensor], sources: list[Tensor]) -> None:
+    """destinations[i] := sources[i], one multi-tensor copy per (device, dtype)."""
+    groups: dict[tuple[torch.device, torch.dtype], tuple[list[Tensor], list[Tensor]]] = {}
+    for destination, source in zip(destinations, sources, strict=True):
+        group = groups.setdefault((destination.device, destination.dtype), ([], []))
+        group[0].append(destination)
+        group[1].append(source)
+    with torch.no_grad():
+        for group_destinations, group_sources in groups.values():
+            torch._foreach_copy_(group_destinations, group_sources)
+
+
+def _same_layout(tensors: list[Tensor], copies: list[Tensor]) -> bool:
+    return len(tensors) == len(copies) and all(
+        t.shape == c.shape and t.dtype == c.dtype and t.device == c.device
+        for t, c in zip(tensors, copies, strict=True)
+    )
+
+
 class FrozenStatistics:
     """Every statistics-collecting module of one model, frozen together on demand.
 
     ``with frozen():`` freezes them; leaving the block restores each module
-    exactly, also when the block raises.
+    exactly, also when the block raises. ``snapshot`` holds their statistics from
+    before a step, for the optimizer to put back when it skips that step.
     """
 
     def __init__(self, model: nn.Module) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"FrozenStatistics needs an nn.Module, got {type(model).__name__}")
         self.model = model
+        self.snapshot = StatisticsSnapshot()
+
+    def take_snapshot(self) -> None:
+        """Copy the statistics of every member now, for ``snapshot.restore()``."""
+        self.snapshot.take(module for module, _ in self.members())
 
     def members(self) -> list[tuple[nn.Module, Freezer]]:
         """The (module, freezer) pairs this model holds now."""

@@ -13,7 +13,8 @@ With T known:
   where s = log(mean r of the last window / mean r of the window before) is a
   drift-free trend of r = ||PSF||_S / ||g||_S (its mean is 0 for a stationary series);
 - SAM steps spread evenly over the window (at the centres of q equal slots);
-- reuse: c = 1 until the next SAM step (``reuse_decay``=1, ``reuse_steps`` unbounded).
+- reuse: c = 1 until the next SAM step (``reuse_decay``=1, ``reuse_steps`` unbounded), the
+  added term c PSF bounded to ``reuse_cap`` times the current gradient's norm.
 
 The host decides every step from host counters alone (no random draws: every
 rank takes the same decisions); the device is read once per window (the trend and
@@ -31,7 +32,14 @@ from torch import Tensor
 
 from .arguments import check_number
 
-DEFAULTS = dict(budget=0.25, warmup_fraction=0.0, late_weight=0.0, adapt_gain=0.0, reuse_decay=1.0)
+DEFAULTS = dict(
+    budget=0.25,
+    warmup_fraction=0.0,
+    late_weight=0.0,
+    adapt_gain=0.0,
+    reuse_decay=1.0,
+    reuse_cap=1.0,
+)
 
 
 def window_for(total_steps: int) -> int:
@@ -73,12 +81,16 @@ class HorizonSchedule:
         check_number("late_weight", settings["late_weight"], low=0.0, high=1.0)
         check_number("adapt_gain", settings["adapt_gain"], low=0.0)
         check_number("reuse_decay", settings["reuse_decay"], low=0.0, high=1.0)
+        if settings["reuse_cap"] is not None:  # None: the reused term is not bounded
+            check_number("reuse_cap", settings["reuse_cap"], low=0.0)
         self.total_steps = total_steps
         self.budget = float(settings["budget"])
         self.warmup_fraction = float(settings["warmup_fraction"])
         self.late_weight = float(settings["late_weight"])
         self.adapt_gain = float(settings["adapt_gain"])
         self.reuse_decay = float(settings["reuse_decay"])
+        cap = settings["reuse_cap"]
+        self.reuse_cap: float | None = None if cap is None else float(cap)
         self.window = window_for(total_steps)
         self.warmup_steps = min(round(self.warmup_fraction * total_steps), total_steps)
         self.budget_steps = max(round(self.budget * total_steps), self.warmup_steps)
@@ -105,6 +117,7 @@ class HorizonSchedule:
             "late_weight": self.late_weight,
             "adapt_gain": self.adapt_gain,
             "reuse_decay": self.reuse_decay,
+            "reuse_cap": self.reuse_cap,
             "window": self.window,
             "warmup_steps": self.warmup_steps,
         }

@@ -25,16 +25,33 @@ class FinalFraction(StepRule):
 
     name = "LateSAM"
 
-    def __init__(self, total_steps: int, sam_fraction: float) -> None:
+    def __init__(self, total_steps: int | None, sam_fraction: float) -> None:
         super().__init__()
-        check_number("total_steps", total_steps, low=1, integer=True)
         check_number("sam_fraction", sam_fraction, low=0.0, high=1.0)
-        self.total_steps = total_steps
         self.sam_fraction = float(sam_fraction)
-        self.first_sam_step = total_steps - round(sam_fraction * total_steps)
+        self.total_steps: int | None = None
+        self.first_sam_step: int | None = None
+        if total_steps is not None:
+            self.set_total_steps(total_steps)
+
+    def set_total_steps(self, total_steps: int) -> None:
+        """T, the run's length, and with it the first SAM step."""
+        check_number("total_steps", total_steps, low=1, integer=True)
+        self.total_steps = int(total_steps)
+        self.first_sam_step = self.total_steps - round(self.sam_fraction * self.total_steps)
+
+    def require_total_steps(self) -> None:
+        """Refuse to step before the run's length is known."""
+        if self.first_sam_step is None:
+            raise ValueError(
+                "LateSAM does not know the run's length: pass total_steps=T when building it, "
+                "or call set_total_steps(T) before the first step (MMEngine's SAMOptimWrapper "
+                "does this from the train loop)"
+            )
 
     def sam_step_ahead(self, step: int) -> bool:
         """SAM from step T - round(p T) on."""
+        self.require_total_steps()
         return step >= self.first_sam_step
 
     def settings(self) -> dict[str, Any]:
@@ -46,7 +63,9 @@ class LateSAM(TwoPassOptimizer):
     """The base optimizer for the first (1 - p) of ``total_steps``, SAM for the rest.
 
     Args (beyond SAM's):
-        total_steps: T, the run's length in steps; required.
+        total_steps: T, the run's length in steps; may be left out and given later with
+            ``set_total_steps`` before the first step (MMEngine's SAMOptimWrapper does so from
+            the train loop).
         sam_fraction: p in [0, 1], the final share of training with SAM steps.
     """
 
@@ -60,10 +79,22 @@ class LateSAM(TwoPassOptimizer):
         sam_fraction: float = 0.25,
         **kwargs: Any,
     ) -> None:
-        if total_steps is None:
-            raise TypeError(
-                "LateSAM needs total_steps, the run's length in steps: it runs SAM over the "
-                "final sam_fraction of them"
-            )
         rule = FinalFraction(total_steps, sam_fraction)
         super().__init__(params, base_optimizer, rule, rho, adaptive, **kwargs)
+
+    def step(self, closure: Any = None, grad_scaler: Any = None, **kwargs: Any) -> Any:
+        """SAM's step, refused before any pass runs while the run's length is unknown."""
+        self.rule.require_total_steps()
+        return super().step(closure, grad_scaler, **kwargs)
+
+    def set_total_steps(self, total_steps: int) -> None:
+        """Give the run's length before the first step."""
+        current = self.rule.total_steps
+        if current == total_steps:
+            return
+        if self.counters["steps"] > 0:
+            raise ValueError(
+                f"the run's length cannot change after training started (step "
+                f"{self.counters['steps']}, total_steps {current} -> {total_steps})"
+            )
+        self.rule.set_total_steps(total_steps)

@@ -21,19 +21,25 @@ calls directly::
 
 Non-finite steps (``skip_nonfinite=True``, or always with a GradScaler) are skipped
 before anything changes: weights, base state, the rule's state and buffers stay as
-they were, and the retried step is decided the same way.
+they were, and the retried step is decided the same way. The statistics of the
+models given to ``freeze_statistics_of`` (BatchNorm's running mean and variance...)
+are put back too: their first pass ran in training mode before the optimizer saw the
+gradient, so they are copied before it (in ``step``, or by a forward pre-hook at each
+training forward outside a step for loops that run the first pass themselves).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from contextlib import ExitStack
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.utils.hooks import RemovableHandle
 
 from .arguments import check_base_optimizer, check_number, require_closure
 from .frozen_stats import FrozenStatistics
@@ -88,9 +94,14 @@ class TwoPassOptimizer(torch.optim.Optimizer):
         max_grad_norm: clip the gradient the base optimizer uses (the final,
             mixed gradient) to this global norm; None: no clipping.
         skip_nonfinite: check gradients for inf/NaN (one host read per pass)
-            and skip the step, leaving all state untouched, when they are not
+            and skip the step, leaving all state untouched (the statistics of
+            the models given to ``freeze_statistics_of`` too), when they are not
             finite. Always on when a GradScaler is passed.
     """
+
+    # torch.amp.GradScaler.step(opt, ...) then passes itself as grad_scaler= instead of
+    # unscaling first: a two-pass step unscales once, after the pass it updates with.
+    _step_supports_amp_scaling = True
 
     def __init__(
         self,
@@ -122,6 +133,9 @@ class TwoPassOptimizer(torch.optim.Optimizer):
         self.rule = rule
         rule.attach(self.state)
         self._frozen: list[FrozenStatistics] = []
+        self._watching: dict[int, RemovableHandle] = {}
+        self._expects_scaler = False
+        self._in_step = False
         self._pending: _PendingSAMStep | None = None
         self.counters = {"steps": 0, "sam_steps": 0, "grad_evals": 0, "skipped_steps": 0}
 
@@ -137,35 +151,66 @@ class TwoPassOptimizer(torch.optim.Optimizer):
             super().add_param_group(param_group)
 
     def freeze_statistics_of(self, model: nn.Module) -> None:
-        """Freeze ``model``'s statistics-collecting modules (BatchNorm...) during second passes."""
+        """Freeze ``model``'s statistics-collecting modules (BatchNorm...) during second passes.
+
+        With non-finite checks on, a skipped step also leaves their statistics as they were.
+        """
+        if any(frozen.model is model for frozen in self._frozen):
+            return
         self._frozen.append(FrozenStatistics(model))
+        self._watch_statistics()
+
+    def expect_grad_scaler(self) -> None:
+        """Announce GradScaler steps before the first one, so that its statistics are kept too.
+
+        Only loops that run the first pass before calling the optimizer need it (the
+        two-call API, SAMOptimWrapper with float16); ``step(closure, grad_scaler=)`` knows.
+        """
+        self._expects_scaler = True
+        self._watch_statistics()
 
     def host_reads_ahead(self) -> int:
         """Device values the coming step reads on the host by design (non-finite checks aside)."""
         return self.rule.host_reads_ahead()
 
     # ------------------------------------------------------------------- step
+    # The step stays eager when a caller is compiled (docs/CONTRACTS.md, "Compiled models").
+    @torch.compiler.disable
     @torch.no_grad()
-    def step(self, closure: Closure | None = None, grad_scaler: Any = None) -> Any:
+    def step(
+        self,
+        closure: Closure | None = None,
+        grad_scaler: Any = None,
+        *,
+        second_pass: Closure | None = None,
+    ) -> Any:
         """Run ``closure`` once or twice and update the weights; returns the first pass's loss.
 
         With fp16 and a ``torch.amp.GradScaler``, the closure backpropagates
         ``scaler.scale(loss)`` and the call is ``opt.step(closure,
-        grad_scaler=scaler)`` followed by ``scaler.update()``.
+        grad_scaler=scaler)`` followed by ``scaler.update()``. ``second_pass`` runs
+        the second pass instead of ``closure``; given alone, the caller has already
+        run the first pass (its gradient is in ``.grad``), as after
+        ``scaler.step(opt, second_pass=...)`` or Lightning's precision plugins
+        (docs/recipes.md).
         """
-        closure = require_closure(closure, type(self).__name__)
-        with torch.enable_grad():
-            loss = closure()
-        if self.first_step(grad_scaler=grad_scaler):
-            try:
+        rerun = _closure_for_second_pass(closure, second_pass, type(self).__name__)
+        loss = None
+        with self._statistics_kept_for(grad_scaler, first_pass=closure is not None):
+            if closure is not None:
                 with torch.enable_grad():
-                    closure()
-            except BaseException:
-                self._abandon_sam_step()
-                raise
-            self.second_step()
+                    loss = closure()
+            if self.first_step(grad_scaler=grad_scaler):
+                try:
+                    with torch.enable_grad():
+                        rerun()
+                except BaseException:
+                    self._abandon_sam_step()
+                    raise
+                self.second_step()
         return loss
 
+    @torch.compiler.disable
     @torch.no_grad()
     def first_step(self, zero_grad: bool = False, grad_scaler: Any = None) -> bool:
         """After pass 1: perturb for a SAM step (True), or make the one-pass update (False).
@@ -182,6 +227,7 @@ class TwoPassOptimizer(torch.optim.Optimizer):
                 "and call second_step()"
             )
         self.counters["grad_evals"] += 1
+        self._expects_scaler |= grad_scaler is not None
         checked = self.skip_nonfinite or grad_scaler is not None
         sam = self._decide(grad_scaler)
         if sam is None:
@@ -196,6 +242,7 @@ class TwoPassOptimizer(torch.optim.Optimizer):
             self.zero_grad()
         return False
 
+    @torch.compiler.disable
     @torch.no_grad()
     def second_step(self, zero_grad: bool = False) -> None:
         """After pass 2 at w + e: restore w, let the rule record g_sam, update with g_sam."""
@@ -281,6 +328,7 @@ class TwoPassOptimizer(torch.optim.Optimizer):
         pending, self._pending = self._pending, None
         if pending is not None:
             pending.restore()
+        self._settle_statistics(skipped=False)
 
     def _unscale_and_check(self, grad_scaler: Any, checked: bool) -> bool:
         """Unscale the final gradients (GradScaler) and tell whether the step may proceed."""
@@ -295,6 +343,7 @@ class TwoPassOptimizer(torch.optim.Optimizer):
         """Leave weights and state as they were; let the GradScaler see the overflow."""
         if grad_scaler is not None and not unscaled:
             grad_scaler.unscale_(self)
+        self._settle_statistics(skipped=True)
         self.counters["skipped_steps"] += 1
         return False
 
@@ -308,9 +357,53 @@ class TwoPassOptimizer(torch.optim.Optimizer):
                 params, self.max_grad_norm, norm_type=self.grad_norm_type, foreach=True
             )
         self.base_optimizer.step()
+        self._settle_statistics(skipped=False)
         self.counters["steps"] += 1
         self.counters["sam_steps"] += int(sam)
         self.rule.commit(sam)
+
+    # ------------------------------------------------ statistics of skipped steps
+    def _watch_statistics(self) -> None:
+        """With non-finite checks expected: a pre-hook that copies the statistics before forwards.
+
+        Without the checks nothing is installed, copied or allocated.
+        """
+        if not (self.skip_nonfinite or self._expects_scaler):
+            return
+        for frozen in self._frozen:
+            if id(frozen) not in self._watching:
+                hook = _StatisticsWatch(self, frozen)
+                self._watching[id(frozen)] = frozen.model.register_forward_pre_hook(hook)
+
+    def _before_training_forward(self, frozen: FrozenStatistics, module: nn.Module) -> None:
+        """A first pass outside ``step`` may follow: keep its statistics as they are now."""
+        if module.training and self._pending is None and not self._in_step:
+            frozen.take_snapshot()
+
+    @contextmanager
+    def _statistics_kept_for(self, grad_scaler: Any, first_pass: bool) -> Iterator[None]:
+        """Around ``step``: copy the statistics before its ``first_pass`` if no forward did yet."""
+        if first_pass and (self.skip_nonfinite or grad_scaler is not None):
+            for frozen in self._frozen:
+                if not frozen.snapshot.taken:
+                    frozen.take_snapshot()
+        self._in_step = True
+        try:
+            yield
+        except BaseException:
+            self._settle_statistics(skipped=False)
+            raise
+        finally:
+            self._in_step = False
+
+    def _settle_statistics(self, skipped: bool) -> None:
+        """The step is over: put the statistics back if it was skipped, else drop the copy."""
+        for frozen in self._frozen:
+            if skipped:
+                frozen.snapshot.restore()
+            else:
+                frozen.snapshot.discard()
+        self._watch_statistics()
 
     # ------------------------------------------------------------- reporting
     @property
@@ -338,30 +431,35 @@ class TwoPassOptimizer(torch.optim.Optimizer):
         }
         return state
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore a state_dict written by the same optimizer with the same rule settings."""
-        state_dict = dict(state_dict)
-        kind = state_dict.pop("kind", None)
+    def check_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Raise ValueError unless this optimizer, with the same rule settings, wrote it."""
+        kind = state_dict.get("kind")
         if kind != type(self).__name__:
             raise ValueError(
                 f"this state_dict was written by {kind or 'another optimizer'}, not "
                 f"{type(self).__name__}: resume with the optimizer that wrote it, or load "
                 "only the model weights (MMEngine: load_from=...) and start a new optimizer state"
             )
-        if state_dict.pop("format", None) != STATE_FORMAT or "rule" not in state_dict:
+        if state_dict.get("format") != STATE_FORMAT or "rule" not in state_dict:
             raise ValueError(
                 f"this {kind} state_dict was written by an earlier version of the project, "
                 "whose schedule settings were not saved, so the schedule cannot be continued "
                 "safely. Load only the model weights (MMEngine: load_from=...; plain PyTorch: "
                 "model.load_state_dict(...)) and start a new optimizer state."
             )
-        rule = state_dict.pop("rule")
+        rule = state_dict["rule"]
         if rule["name"] != self.rule.name:
             raise ValueError(
                 f"the checkpoint's {kind} used the {rule['name']!r} schedule, this one "
                 f"{self.rule.name!r}: resume with the same schedule"
             )
         check_settings(f"{kind} ({rule['name']})", rule["settings"], self.rule.settings())
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a state_dict written by the same optimizer with the same rule settings."""
+        self.check_state_dict(state_dict)
+        state_dict = {k: v for k, v in state_dict.items() if k not in ("kind", "format")}
+        rule = state_dict.pop("rule")
         base_state = state_dict.pop("base_optimizer")
         counters = state_dict.pop("counters")
         super().load_state_dict(state_dict)
@@ -371,6 +469,47 @@ class TwoPassOptimizer(torch.optim.Optimizer):
         self.counters = dict(counters)
         device = next((p.device for g in self.param_groups for p in g["params"]), None)
         self.rule.load_state_dict(rule["state"], device)
+
+
+def _closure_for_second_pass(
+    closure: Closure | None, second_pass: Closure | None, owner: str
+) -> Closure:
+    """The callable ``step`` re-runs at w + e; a TypeError naming both forms if there is none."""
+    try:
+        if closure is not None or second_pass is None:
+            require_closure(closure, owner)
+        return require_closure(second_pass, owner) if second_pass is not None else closure
+    except TypeError as error:
+        raise TypeError(
+            f"{error} A loop that has already run the first pass (its own backward, then "
+            "scaler.step(opt) or Lightning's 16-mixed precision plugin) passes the rerun "
+            "alone: opt.step(second_pass=closure); in a LightningModule, override "
+            "optimizer_step to call optimizer.step(closure=optimizer_closure, "
+            "second_pass=optimizer_closure) (docs/recipes.md)."
+        ) from None
+
+
+class _StatisticsWatch:
+    """The forward pre-hook of a frozen model: lets its optimizer copy the statistics.
+
+    It holds weak references, and a copy of the model (deepcopy, pickle) carries an inert
+    one: copying a model never copies its optimizer or snapshots the original's statistics.
+    """
+
+    def __init__(self, optimizer: TwoPassOptimizer, frozen: FrozenStatistics) -> None:
+        self._refs: tuple[weakref.ref, weakref.ref] | None = (
+            weakref.ref(optimizer),
+            weakref.ref(frozen),
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_refs": None}
+
+    @torch.compiler.disable
+    def __call__(self, module: nn.Module, args: Any) -> None:
+        optimizer, frozen = (None, None) if self._refs is None else (r() for r in self._refs)
+        if optimizer is not None and frozen is not None:
+            optimizer._before_training_forward(frozen, module)
 
 
 def _subtract_perturbation(

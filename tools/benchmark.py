@@ -100,12 +100,17 @@ def settings_from(args: argparse.Namespace) -> BenchmarkSettings:
     )
 
 
+def print_progress(line: str) -> None:
+    """One progress line on stderr (stdout keeps the table)."""
+    print(f"benchmark: {line}", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the table, write benchmark.md and benchmark.json."""
     args = parse_args(argv)
     try:
         settings = settings_from(args)
-        result = run_benchmark(settings)
+        result = run_benchmark(settings, progress=print_progress)
     except (KeyError, TypeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

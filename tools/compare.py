@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from dataclasses import asdict
 
@@ -160,5 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _unwind_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C: the worker pool is terminated, not left running."""
+    raise SystemExit(128 + signum)
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _unwind_on_sigterm)
     sys.exit(main())

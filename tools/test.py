@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from typing import Any
 
 # mmengine imports pkg_resources, which warns on every start; nothing for a user to act on.
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
@@ -16,6 +17,13 @@ from tools.cli import (  # noqa: E402
     parse_launch_arguments,
     test,
 )
+from tools.cli.config import (  # noqa: E402
+    METRIC_FILE_SUFFIXES,
+    add_dump_metric,
+    check_output_file,
+    enable_visualization,
+)
+from tools.cli.runs import write_metrics  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -24,18 +32,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("config", help="config file the checkpoint was trained with")
     parser.add_argument("checkpoint", help="checkpoint file (.pth)")
     parser.add_argument("--work-dir", help="where the evaluation logs go")
+    parser.add_argument(
+        "--out", help="write the metrics to this file (.json, .yaml or .pkl, by its suffix)"
+    )
+    parser.add_argument(
+        "--dump", help="pickle every prediction to this .pkl file (MMEngine's DumpResults)"
+    )
+    parser.add_argument(
+        "--show-dir", help="save each test image with its predictions drawn into this folder"
+    )
+    parser.add_argument(
+        "--show", action="store_true", help="show each test image with its predictions in a window"
+    )
+    parser.add_argument(
+        "--wait-time", type=float, default=1.0, help="seconds each --show window stays open"
+    )
     add_launch_arguments(parser)
     return parse_launch_arguments(parser, argv)
 
 
-def run(argv: list[str] | None = None) -> None:
-    """Load the config and evaluate the checkpoint."""
+def run(argv: list[str] | None = None) -> dict[str, Any]:
+    """Load the config, apply the command line's choices and evaluate; returns the metrics."""
     args = parse_args(argv)
     cfg = load_config(
         args.config, work_dir=args.work_dir, cfg_options=args.cfg_options, launcher=args.launcher
     )
+    if args.out is not None:
+        check_output_file(args.out, "--out", METRIC_FILE_SUFFIXES)
+    if args.dump is not None:
+        add_dump_metric(cfg, args.dump)
+    enable_visualization(cfg, args.show_dir, args.show, args.wait_time)
     metrics = test(cfg, args.checkpoint)
+    if args.out is not None:
+        write_metrics(metrics, args.out)
     print(metrics)
+    return metrics
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ import warnings
 # mmengine imports pkg_resources, which warns on every start; nothing for a user to act on.
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
+from mmengine.runner import Runner  # noqa: E402
+
 from tools.cli import (  # noqa: E402
     add_launch_arguments,
     load_config,
@@ -16,6 +18,7 @@ from tools.cli import (  # noqa: E402
     parse_launch_arguments,
     train,
 )
+from tools.cli.config import disable_validation, enable_auto_scale_lr  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,12 +33,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="resume from this checkpoint, or from the latest one in the work dir if no path",
     )
     parser.add_argument("--amp", action="store_true", help="mixed precision (fp16 GPU, bf16 CPU)")
+    parser.add_argument(
+        "--no-validate",
+        action="store_true",
+        help="train without validation (no val loop, no best checkpoint)",
+    )
+    parser.add_argument(
+        "--auto-scale-lr",
+        action="store_true",
+        help="scale the learning rate by the real batch size / auto_scale_lr.base_batch_size",
+    )
     add_launch_arguments(parser)
     return parse_launch_arguments(parser, argv)
 
 
-def run(argv: list[str] | None = None) -> None:
-    """Load the config and train."""
+def run(argv: list[str] | None = None) -> Runner:
+    """Load the config, apply the command line's choices and train; returns the Runner."""
     args = parse_args(argv)
     cfg = load_config(
         args.config,
@@ -45,7 +58,11 @@ def run(argv: list[str] | None = None) -> None:
         cfg_options=args.cfg_options,
         launcher=args.launcher,
     )
-    train(cfg)
+    if args.no_validate:
+        disable_validation(cfg)
+    if args.auto_scale_lr:
+        enable_auto_scale_lr(cfg)
+    return train(cfg)
 
 
 if __name__ == "__main__":

@@ -180,3 +180,89 @@ def find_resumable_checkpoint(work_dir: str) -> str | None:
             print_log(f"Resuming from {path}, the newest complete checkpoint.", logger="current")
         return path
     return None
+
+
+# Options that choose an implementation, not the maths; a run may change them on resume.
+_IMPLEMENTATION_OPTIONS = frozenset(
+    {"params", "param_names", "foreach", "fused", "capturable", "differentiable"}
+)
+
+
+def check_optimizer_settings(
+    saved_groups: list[dict[str, Any]],
+    current_groups: list[dict[str, Any]],
+    saved_base: dict[str, Any] | None = None,
+    current_base: dict[str, Any] | None = None,
+) -> None:
+    """CheckpointError naming every optimizer hyper-parameter whose saved value is not this run's.
+
+    Compares each parameter group (and MMEngine's ``base_param_settings``) of a checkpoint
+    with the freshly built optimizer's, as torch.optim would restore them. A setting a
+    parameter scheduler drives (``initial_<name>`` on both sides) is compared through its
+    initial value: its current value is the schedule's, which the resume continues.
+    """
+    if len(saved_groups) != len(current_groups):
+        raise CheckpointError(
+            "the checkpoint's optimizer state does not fit this run: it holds "
+            f"{len(saved_groups)} parameter groups, this run's optimizer {len(current_groups)} "
+            "(the model or optim_wrapper.paramwise_cfg changed). Resume with the config the "
+            "checkpoint was trained with, or start a new optimizer state from its weights with "
+            "--cfg-options load_from=PATH instead of --resume."
+        )
+    groups_of: dict[str, list[int]] = {}
+    for index, (saved, current) in enumerate(zip(saved_groups, current_groups, strict=True)):
+        differences = setting_differences(saved, current)
+        if len(saved["params"]) != len(current["params"]):
+            sizes = f"{len(saved['params'])} parameters in the checkpoint, {len(current['params'])}"
+            differences.insert(0, f"{sizes} in this run")
+        for difference in differences:
+            groups_of.setdefault(difference, []).append(index)
+    problems = [f"{what} (parameter {_numbers(indices)})" for what, indices in groups_of.items()]
+    if saved_base is not None and current_base is not None:
+        base = setting_differences(saved_base, current_base)
+        problems += [f"{d} (base_param_settings)" for d in base if d not in groups_of]
+    if problems:
+        raise CheckpointError(
+            "the checkpoint's optimizer state does not fit this run: its optimizer was built "
+            f"with other settings ({'; '.join(problems)}). A resume continues with the "
+            "checkpoint's settings and would silently replace this config's: resume with the "
+            "config the checkpoint was trained with, or start a new optimizer state from its "
+            "weights with --cfg-options load_from=PATH instead of --resume."
+        )
+
+
+def setting_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """'name: checkpoint X, this run Y' for each setting of one parameter group that differs."""
+    differences = []
+    for name, value in saved.items():
+        if name in _IMPLEMENTATION_OPTIONS:
+            continue
+        initial = f"initial_{name}"
+        if initial in saved and initial in current:
+            continue  # driven by a scheduler: compared through its initial value
+        if name not in current:
+            differences.append(f"{name}: checkpoint {value!r}, this run has no such setting")
+        elif _plain(value) != _plain(current[name]):
+            differences.append(f"{name}: checkpoint {value!r}, this run {current[name]!r}")
+    return differences
+
+
+def _numbers(indices: list[int]) -> str:
+    """'group 3' or 'groups 0-5, 8' for sorted group indices."""
+    runs: list[list[int]] = []
+    for index in indices:
+        if runs and index == runs[-1][-1] + 1:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    text = ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+    return f"group{'s' if len(indices) > 1 else ''} {text}"
+
+
+def _plain(value: Any) -> Any:
+    """A comparable form of a setting: tensors as lists, tuples and lists alike."""
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain(v) for v in value)
+    return value

@@ -29,7 +29,8 @@ from mmengine.registry import OPTIM_WRAPPERS
 from torch import nn
 
 from ..two_pass import TwoPassOptimizer
-from .checkpoint_checks import CheckpointError
+from .checkpoint_checks import CheckpointError, check_optimizer_settings
+from .checkpoint_hook import BASE_SETTINGS_KEY
 
 # The optimizer statistics logged every step (each optimizer reports the ones it has); the one list
 # that log readers (tools.benchmarking, tasks.classification.collect_results) use too.
@@ -118,7 +119,10 @@ class SAMOptimWrapper(OptimWrapper):
 
     # --------------------------------------------------------------- binding
     def bind_model(self, model: nn.Module) -> None:
-        """Watch ``model``'s training forwards and freeze its statistics in second passes."""
+        """Watch ``model``'s training forwards and freeze its statistics in second passes.
+
+        Binding again (to a rebuilt DDP wrapper of the same module) keeps the loss scaler.
+        """
         if self._hook is not None:
             self._hook.remove()
         self._model = model
@@ -127,7 +131,9 @@ class SAMOptimWrapper(OptimWrapper):
         self.optimizer.freeze_statistics_of(module)
         device = next(module.parameters()).device
         if self.cast_dtype is torch.float16:
-            self.loss_scaler = _make_scaler(device.type, self.loss_scale)
+            if self.loss_scaler is None:
+                self.loss_scaler = _make_scaler(device.type, self.loss_scale)
+            self.optimizer.expect_grad_scaler()  # the first pass runs before the step
 
     def _capture_inputs(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         if module.training and kwargs.get("mode") == "loss":
@@ -144,6 +150,9 @@ class SAMOptimWrapper(OptimWrapper):
         with torch.autocast(device_type=device_type, dtype=self.cast_dtype):
             yield
 
+    # Eager under Runner(compile=...): MMEngine compiles train_step, which calls this; the
+    # forward before it stays compiled (docs/CONTRACTS.md, "Compiled models").
+    @torch.compiler.disable
     def update_params(
         self,
         loss: torch.Tensor,
@@ -228,6 +237,8 @@ class SAMOptimWrapper(OptimWrapper):
             held, self._held_state = self._held_state, None
             try:
                 self.load_state_dict(held)
+            except CheckpointError:
+                raise
             except ValueError as error:
                 raise CheckpointError(
                     f"the checkpoint's optimizer state does not fit this run: {error}"
@@ -243,24 +254,43 @@ class SAMOptimWrapper(OptimWrapper):
 
     # ------------------------------------------------------------ checkpoint
     def state_dict(self) -> dict:
-        """The optimizer's state (and the loss scaler's, for float16)."""
+        """The optimizer's state, MMEngine's ``base_param_settings`` and float16's loss scaler."""
         if self._held_state is not None:
             return dict(self._held_state)
         state = self.optimizer.state_dict()
+        if self.base_param_settings is not None:
+            state[BASE_SETTINGS_KEY] = dict(self.base_param_settings)
         if self.loss_scaler is not None:
             state["loss_scaler"] = self.loss_scaler.state_dict()
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore what ``state_dict`` returned (held until the run's length is known)."""
+        """Restore what ``state_dict`` returned (held until the run's length is known).
+
+        A state whose hyper-parameters differ from this run's is refused before anything
+        changes: the optimizer's own settings (ValueError), then every parameter group's
+        and ``base_param_settings`` (CheckpointError naming each setting and both values).
+        """
         if not self._run_length_resolved:
             self._held_state = dict(state_dict)
             return
         state_dict = dict(state_dict)
         scaler_state = state_dict.pop("loss_scaler", None)
+        base_settings = state_dict.pop(BASE_SETTINGS_KEY, None)
+        self.optimizer.check_state_dict(state_dict)
+        check_optimizer_settings(
+            state_dict["param_groups"],
+            self.optimizer.param_groups,
+            base_settings,
+            self.base_param_settings,
+        )
         if scaler_state is not None and self.loss_scaler is not None:
             self.loss_scaler.load_state_dict(scaler_state)
         self.optimizer.load_state_dict(state_dict)
+        if base_settings is not None and self.base_param_settings is not None:
+            self.base_param_settings.update(
+                (k, v) for k, v in base_settings.items() if k != "params"
+            )
 
 
 def _make_scaler(device_type: str, loss_scale: str | float) -> torch.amp.GradScaler:

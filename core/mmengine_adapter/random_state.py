@@ -15,6 +15,18 @@ resumed run used to draw different augmentations. Here:
 
 Samplers need nothing: MMEngine's samplers draw from their own generator, seeded from the
 run's seed and the epoch, and the skipped batches replay an infinite sampler's stream.
+
+Two resumes cannot be exact, and the hook says so, naming what differs and how to avoid it:
+
+- ``persistent_workers=True`` in an epoch-based loop. DataLoader workers keep their own
+  generators from the first epoch on; they live in other processes and are not saved, so
+  the resumed run's workers start from new seeds (drawn from torch's generator here). An
+  iteration-based loop resumes them exactly: its workers start from the same seed as the
+  uninterrupted run's and the batches it skips are loaded again through them. Without
+  persistent workers, an epoch-based loop starts them anew each epoch, from the restored
+  generator, as the uninterrupted run did.
+- a checkpoint saved in the middle of an epoch of an epoch-based loop, which MMEngine
+  resumes by training that epoch again from its first batch.
 """
 
 from __future__ import annotations
@@ -151,13 +163,9 @@ class RandomStateHook(Hook):
             loop.dataloader_iterator = _RestoreBeforeBatch(loop, loop.iter, state)
             return
         restore_random_state(state)
-        if isinstance(loop, EpochBasedTrainLoop) and loop.iter % len(loop.dataloader):
-            runner.logger.warning(
-                "Resumed from a checkpoint saved in the middle of an epoch: MMEngine's "
-                "epoch-based loop trains that epoch again from its first batch, so the run "
-                "differs from an uninterrupted one. Checkpoints saved at epoch ends "
-                "(CheckpointHook(by_epoch=True)) resume exactly."
-            )
+        if isinstance(loop, EpochBasedTrainLoop):
+            for warning in inexact_resume_warnings(loop):
+                runner.logger.warning(warning)
 
     def before_val(self, runner: Any) -> None:
         """Evaluate on a copy of the generators' state."""
@@ -171,3 +179,37 @@ class RandomStateHook(Hook):
 
     before_test = before_val
     after_test = after_val
+
+
+def inexact_resume_warnings(loop: EpochBasedTrainLoop) -> list[str]:
+    """What will differ from an uninterrupted run when ``loop`` resumes where it stands now."""
+    warnings = []
+    loader = loop.dataloader
+    if getattr(loader, "persistent_workers", False) and getattr(loader, "num_workers", 0) > 0:
+        warnings.append(
+            "Resumed with train_dataloader.persistent_workers=True in an epoch-based loop: "
+            "the DataLoader's worker processes start anew from new seeds instead of going on "
+            "with the random generators they had reached (worker generators are not saved in "
+            "checkpoints). So every random draw made in the workers from here on (the data "
+            "pipeline's augmentations) differs from the uninterrupted run, and so does every "
+            "later draw from torch's generator in this process, such as dropout, because the "
+            "new workers' seed is drawn from it. The weights, the optimizer and its schedule, "
+            "the learning-rate schedule and the order of the samples are restored exactly. "
+            "For a bitwise resume set train_dataloader.persistent_workers=False (the workers "
+            "then restart every epoch from the saved generators, at the cost of their "
+            "start-up), or num_workers=0, or train with an iteration-based loop "
+            "(train_cfg=dict(by_epoch=False, max_iters=...), InfiniteSampler), which replays "
+            "the skipped batches through its workers."
+        )
+    repeated = loop.iter % len(loader)
+    if repeated:
+        warnings.append(
+            f"Resumed from a checkpoint saved after iteration {loop.iter}, batch {repeated} of "
+            f"epoch {loop.epoch + 1}: MMEngine's epoch-based loop trains that epoch again from "
+            f"its first batch, so its first {repeated} batches are trained twice, the run makes "
+            f"{repeated} more optimizer steps than an uninterrupted one (it ends at iteration "
+            f"{loop.max_iters + repeated}) and its weights differ from then on. Checkpoints "
+            "saved at epoch ends (CheckpointHook(by_epoch=True)) resume exactly, and so do "
+            "an iteration-based loop's (train_cfg=dict(by_epoch=False, max_iters=...))."
+        )
+    return warnings

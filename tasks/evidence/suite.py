@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import multiprocessing
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,16 @@ from typing import Any
 import torch
 
 from .optimizers import OptimizerSpec, optimizer_spec
+from .progress import Progress
 from .trainer import train_one, workload_config
 from .workloads import Workload
 
 RunKey = tuple[str, str, int, str]
-# Relative cost of a step, for scheduling the longest runs first.
-_TWO_PASS_COST = 2.0
+# Relative cost of a step, for scheduling the longest runs first and for the ETA: passes per
+# step (SAM 2, the other two-pass methods about 1.3) times the model's cost on a CPU.
+_PASSES = {"base": 1.0, "SAM": 2.0}
+_OTHER_TWO_PASS = 1.3
+_MODEL_COST = {"small_cnn": 3.0}
 
 
 def run_key(record: dict[str, Any]) -> RunKey:
@@ -53,9 +58,19 @@ def _run(job: tuple[Workload, OptimizerSpec, int, str]) -> dict[str, Any]:
     return train_one(*job)
 
 
+def _step_cost(optimizer: str, model: str) -> float:
+    return _PASSES.get(optimizer, _OTHER_TWO_PASS) * _MODEL_COST.get(model, 1.0)
+
+
 def _cost(job: tuple[Workload, OptimizerSpec, int, str]) -> float:
     workload, spec, _, horizon = job
-    return workload.steps(horizon) * (1.0 if spec.name == "base" else _TWO_PASS_COST)
+    return workload.steps(horizon) * _step_cost(spec.name, workload.model_at(horizon)[0])
+
+
+def _record_cost(record: dict[str, Any]) -> float:
+    """The relative cost ``_cost`` gave the record's run before it ran."""
+    optimizer = record.get("optimizer_name", record["optimizer"])
+    return record["steps"] * _step_cost(optimizer, record["model"])
 
 
 def run_suite(
@@ -97,17 +112,26 @@ def run_suite(
     ]
     wanted = [(j[0].name, j[1].label, j[2], j[3]) for j in jobs]
     todo = sorted((j for j, key in zip(jobs, wanted) if key not in done), key=_cost, reverse=True)
+    progress = Progress([_cost(job) for job in todo])
+    if verbose:
+        print(
+            f"{len(todo)} runs to train, {len(jobs) - len(todo)} already in {out}",
+            file=sys.stderr,
+            flush=True,
+        )
     with out.open("a") as sink:
 
         def keep(record: dict[str, Any]) -> None:
             done[run_key(record)] = record
             sink.write(json.dumps(record) + "\n")
             sink.flush()
+            status = progress.advance(_record_cost(record))
             if verbose:
                 print(
-                    f"{record['workload']} {record['horizon']} {record['optimizer']} "
+                    f"{status} {record['workload']} {record['horizon']} {record['optimizer']} "
                     f"seed {record['seed']}: {100 * record['accuracy']:.2f}% "
                     f"{record['passes_per_step']:.3f} passes/step {record['wall_time_s']:.1f}s",
+                    file=sys.stderr,
                     flush=True,
                 )
 

@@ -82,7 +82,7 @@ def train_one(
     groups = opt.param_groups
     model.train()
     loss = torch.zeros(())
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for step in range(steps):
         lr = cosine_lr(workload.lr, step, steps)
         for group in groups:
@@ -98,6 +98,8 @@ def train_one(
 
         loss = opt.step(closure)
     wall = time.perf_counter() - started
+    # CPU seconds of this process: unlike the wall time, barely changed by other load.
+    cpu = time.process_time() - cpu_started
     stats = dict(getattr(opt, "stats", {"steps": steps, "sam_steps": 0, "grad_evals": steps}))
     grad_evals = stats.get("grad_evals", steps)
     return {
@@ -117,5 +119,6 @@ def train_one(
         "passes_per_step": grad_evals / steps,
         "sam_fraction": stats.get("sam_steps", 0) / steps,
         "wall_time_s": wall,
+        "cpu_time_s": cpu,
         "stats": {k: v for k, v in stats.items() if isinstance(v, (int, float))},
     }

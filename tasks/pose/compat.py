@@ -11,15 +11,25 @@ Every shim lives here, is idempotent, and is applied by ``apply_all()`` (which
     calling any of its operators raises ``MissingCompiledOpError`` naming the
     operator. When a compiled mmcv is installed, the real extension is found
     and the stand-in is not registered.
+
+bfloat16 tensors into numpy
+    MMPose's heads turn their outputs into numpy arrays with
+    ``mmpose.utils.tensor_utils.to_numpy`` (training accuracy, decoding), and
+    numpy has no bfloat16: under bf16 autocast (``--amp`` on the CPU) that
+    raises "Got unsupported ScalarType BFloat16". The shim wraps ``to_numpy``
+    so that bfloat16 tensors are converted as float32; every other input is
+    passed through unchanged. The losses and gradients are not affected.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.machinery
 import importlib.util
 import sys
 import types
 from collections.abc import Callable
+from typing import Any
 
 EXT_NAME = "mmcv._ext"
 
@@ -93,6 +103,48 @@ def install_mmcv_ext_stand_in() -> bool:
     return True
 
 
+def as_float32_if_bfloat16(x: Any) -> Any:
+    """``x`` with bfloat16 tensors (alone or in a list or tuple) converted to float32."""
+    import torch
+
+    if isinstance(x, torch.Tensor):
+        return x.float() if x.dtype == torch.bfloat16 else x
+    if isinstance(x, list | tuple) and any(isinstance(item, torch.Tensor) for item in x):
+        return type(x)(as_float32_if_bfloat16(item) for item in x)
+    return x
+
+
+def _accepting_bfloat16(to_numpy: Callable[..., Any]) -> Callable[..., Any]:
+    """``to_numpy`` that converts bfloat16 tensors as float32 first."""
+
+    @functools.wraps(to_numpy)
+    def bfloat16_safe_to_numpy(x: Any, *args: Any, **kwargs: Any) -> Any:
+        return to_numpy(as_float32_if_bfloat16(x), *args, **kwargs)
+
+    bfloat16_safe_to_numpy.accepts_bfloat16 = True
+    return bfloat16_safe_to_numpy
+
+
+def install_bfloat16_to_numpy() -> bool:
+    """Make mmpose's ``to_numpy`` accept bfloat16 tensors; True if mmpose is installed.
+
+    Modules that imported ``to_numpy`` before the shim are rebound too.
+    """
+    if importlib.util.find_spec("mmpose") is None:
+        return False
+    from mmpose.utils import tensor_utils
+
+    original = tensor_utils.to_numpy
+    if getattr(original, "accepts_bfloat16", False):
+        return True
+    safe = _accepting_bfloat16(original)
+    for name, module in list(sys.modules.items()):
+        if name.startswith("mmpose") and getattr(module, "to_numpy", None) is original:
+            module.to_numpy = safe
+    return True
+
+
 def apply_all() -> None:
     """Apply every shim; safe to call more than once."""
     install_mmcv_ext_stand_in()
+    install_bfloat16_to_numpy()

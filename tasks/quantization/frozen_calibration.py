@@ -15,6 +15,9 @@ Three kinds of Brevitas modules change state in training-mode forwards:
   second pass at perturbed weights from being that forward.
 - ``_RuntimeStats`` (scales computed from running statistics, like BatchNorm's
   running mean): no flag exists, so its counter and running buffer are restored.
+
+Each registration also names the state that a skipped optimizer step puts back (``state=``):
+the counters and flags, the collected statistic and the scale it initialises.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ def _nothing_to_undo() -> None:
     return None
 
 
-@register_statistics_freezer(*CALIBRATING_TYPES)
+@register_statistics_freezer(*CALIBRATING_TYPES, state=("counter", "buffer", "value"))
 def pause_runtime_calibration(module: nn.Module) -> Undo:
     """Keep ``counter`` and ``buffer`` as they are; the forward still uses the batch statistic."""
     if not module.training or module.counter > module.collect_stats_steps:
@@ -52,7 +55,7 @@ def pause_runtime_calibration(module: nn.Module) -> Undo:
     return undo
 
 
-@register_statistics_freezer(ParameterFromStatsFromParameterScaling)
+@register_statistics_freezer(ParameterFromStatsFromParameterScaling, state=("init_done", "value"))
 def defer_weight_scale_init(module: nn.Module) -> Undo:
     """Leave a not yet initialised weight scale to the next unperturbed forward."""
     if module.init_done:
@@ -66,7 +69,7 @@ def defer_weight_scale_init(module: nn.Module) -> Undo:
     return undo
 
 
-@register_statistics_freezer(_RuntimeStats)
+@register_statistics_freezer(_RuntimeStats, state=("counter", "running_stats"))
 def restore_running_stats(module: nn.Module) -> Undo:
     """Put ``counter`` and ``running_stats`` back after the pass."""
     if not module.training:

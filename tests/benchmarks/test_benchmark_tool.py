@@ -1,5 +1,7 @@
 """tools/benchmark.py on a tiny model: the table, the JSON and sane per-optimizer numbers."""
 
+import contextlib
+import io
 import json
 
 import pytest
@@ -8,6 +10,7 @@ import torch
 from core import ARSAM
 from tools.benchmarking.cost import (
     BenchmarkSettings,
+    ProgressReport,
     is_window_boundary,
     run_benchmark,
     var_blocks_for,
@@ -40,13 +43,28 @@ ROW_KEYS = {
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
+def tiny_run_with_progress(tmp_path_factory):
     out = tmp_path_factory.mktemp("benchmark")
     tool = load_tool("benchmark")
     argv = [*TINY, "--batch-size", "4", "--steps", "12", "--warmup", "2"]
     argv += ["--optimizers", "SGD,SAM,ARSAM", "--arsam-window", "10", "--out", str(out)]
-    assert tool.main(argv) == 0
-    return out
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        assert tool.main(argv) == 0
+    return out, stderr.getvalue()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_run_with_progress):
+    return tiny_run_with_progress[0]
+
+
+def test_reports_progress_with_eta_on_stderr(tiny_run_with_progress):
+    lines = tiny_run_with_progress[1].splitlines()
+    assert lines[0].startswith("benchmark: SGD, SAM, ARSAM on CifarResNet")
+    steps = [line for line in lines if "ETA" in line]
+    assert steps and all("elapsed" in line for line in steps)
+    assert "timed step 14/14" in steps[-1] and steps[-1].endswith("ETA 0:00:00")
 
 
 def test_writes_markdown_and_json(tiny_run):
@@ -80,6 +98,16 @@ def test_numbers_are_sane(tiny_run):
     assert sam["state_vs_params"] == pytest.approx(1.0)
     assert arsam["state_vs_params"] == pytest.approx(2.0, abs=0.01)
     assert arsam["state_breakdown"]["schedule"] > 0
+
+
+def test_progress_report_speaks_every_tenth_of_the_work():
+    lines = []
+    report = ProgressReport(total=200, emit=lines.append, interval_s=1e9)
+    for done in range(1, 201):
+        report.update(done, f"step {done}/200")
+    assert len(lines) == 10 and lines[0].startswith("step 20/200: elapsed 0:00:00, ETA ")
+    assert lines[-1].startswith("step 200/200") and lines[-1].endswith("ETA 0:00:00")
+    ProgressReport(total=5, emit=None).update(5, "silent")  # no emitter: nothing happens
 
 
 def test_sync_check_is_not_applicable_on_cpu():

@@ -118,7 +118,7 @@ def test_nonfinite_step_leaves_everything_untouched(
         closure.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8)
     data = batches(STEPS)
     for step, batch in enumerate(data):
-        before_weights = [p.detach().clone() for p in model.parameters()]
+        before_weights = weights(model)  # parameters and BatchNorm's statistics
         before = roundtrip(opt.state_dict())
         first_call = closure.calls
 
@@ -135,14 +135,64 @@ def test_nonfinite_step_leaves_everything_untouched(
         closure.loss_factor = 1.0
         if closure.calls - first_call < bad_pass:
             continue  # a one-pass step: pass 2 never ran; try the next step
-        assert same(before_weights, list(model.parameters())), f"step {step}"
-        after = opt.state_dict()
-        for key in ("state", "base_optimizer", "rule", "param_groups"):
-            assert equal_state(before[key], after[key]), key
-        counters = dict(after["counters"])
-        assert counters.pop("skipped_steps") == before["counters"]["skipped_steps"] + 1
-        assert counters.pop("grad_evals") == before["counters"]["grad_evals"] + bad_pass
-        assert all(counters[k] == before["counters"][k] for k in counters)
+        assert same(before_weights, weights(model)), f"step {step}"
+        assert_skipped_once(opt, before, bad_pass)
+        return
+    pytest.fail(f"{name} ran no second pass in {STEPS} steps")
+
+
+def assert_skipped_once(opt: TwoPassOptimizer, before: dict, bad_pass: int) -> None:
+    """The optimizer's state is ``before``, but for one more skipped step of ``bad_pass`` passes."""
+    after = opt.state_dict()
+    for key in ("state", "base_optimizer", "rule", "param_groups"):
+        assert equal_state(before[key], after[key]), key
+    counters = dict(after["counters"])
+    assert counters.pop("skipped_steps") == before["counters"]["skipped_steps"] + 1
+    assert counters.pop("grad_evals") == before["counters"]["grad_evals"] + bad_pass
+    assert all(counters[k] == before["counters"][k] for k in counters)
+
+
+@pytest.mark.parametrize("use_scaler", [False, True])
+@pytest.mark.parametrize("bad_pass", [1, 2])
+@pytest.mark.parametrize("name", methods())
+def test_nonfinite_two_call_step_leaves_statistics_untouched(
+    name: str, bad_pass: int, use_scaler: bool
+) -> None:
+    """The two-call API runs pass 1 before the optimizer is called; BatchNorm stays as it was."""
+    model = tiny_model()
+    opt = build(name, model, skip_nonfinite=not use_scaler)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8) if use_scaler else None
+    if use_scaler:
+        opt.expect_grad_scaler()
+    opt.freeze_statistics_of(model)
+    run(opt, CountingClosure(model, opt), batches(2, seed=7))  # statistics away from their init
+    for step, (x, y) in enumerate(batches(STEPS)):
+        before_weights = weights(model)
+        before = roundtrip(opt.state_dict())
+
+        def backward(factor: float, x: torch.Tensor = x, y: torch.Tensor = y) -> None:
+            loss = torch.nn.functional.cross_entropy(model(x), y) * factor
+            (scaler.scale(loss) if scaler else loss).backward()
+
+        opt.zero_grad()
+        backward(float("nan") if bad_pass == 1 else 1.0)
+        second_pass = opt.first_step(grad_scaler=scaler)
+        if second_pass:
+            backward(float("nan") if bad_pass == 2 else 1.0)
+            opt.second_step()
+        if scaler is not None:
+            scaler.update()
+        if bad_pass == 2 and not second_pass:
+            continue  # a one-pass step: pass 2 never ran; try the next step
+        assert same(before_weights, weights(model)), f"step {step}"
+        assert_skipped_once(opt, before, bad_pass)
+        tracked = int(model[1].num_batches_tracked)
+        opt.zero_grad()
+        backward(1.0)  # the next, finite step keeps the statistics of its first pass
+        if opt.first_step(grad_scaler=scaler):
+            backward(1.0)
+            opt.second_step()
+        assert int(model[1].num_batches_tracked) == tracked + 1
         return
     pytest.fail(f"{name} ran no second pass in {STEPS} steps")
 

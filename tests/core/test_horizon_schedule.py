@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from core import ARSAM, HorizonSchedule, PaperSchedule
+from core.arsam import capped_coefficient
 from core.horizon_schedule import allocation_weight, spread_evenly, window_for
 
 from .helpers import CountingClosure, batches, run, tiny_model
@@ -55,6 +56,31 @@ def test_psf_is_reused_in_full_until_the_next_sam_step() -> None:
     assert first_sam > 0 and all(c == 1.0 for c in coefficients[first_sam:])
 
 
+def test_capped_coefficient_bounds_the_reused_term_by_the_gradient() -> None:
+    grads = [torch.tensor([3.0, 0.0]), torch.tensor([4.0])]  # ||g|| = 5
+    psf = [torch.tensor([0.0, 20.0]), torch.tensor([0.0])]  # ||PSF|| = 20
+    assert float(capped_coefficient(1.0, grads, psf, cap=1.0)) == pytest.approx(0.25)
+    assert float(capped_coefficient(0.5, grads, psf, cap=2.0)) == pytest.approx(0.5)
+    small = [torch.tensor([0.0, 1.0]), torch.tensor([0.0])]
+    assert float(capped_coefficient(1.0, grads, small, cap=1.0)) == 1.0  # within the bound
+    zero = [torch.zeros(2), torch.zeros(1)]
+    assert float(capped_coefficient(1.0, grads, zero, cap=1.0)) == 1.0
+
+
+@pytest.mark.parametrize(("cap", "expected"), [(1.0, [0.0, 5.0]), (None, [0.0, 20.0])])
+def test_a_reuse_step_adds_psf_at_most_cap_times_the_gradients_norm(cap, expected) -> None:
+    param = torch.nn.Parameter(torch.zeros(2))
+    opt = ARSAM(
+        [param], torch.optim.SGD, lr=0.0, total_steps=100, horizon_options=dict(reuse_cap=cap)
+    )
+    opt.state[param]["psf"] = torch.tensor([0.0, 20.0])
+    opt.schedule.coefficient = 1.0
+    param.grad = torch.tensor([3.0, 4.0])
+    opt.rule.on_one_pass_gradient(opt.param_groups)
+    assert param.grad.tolist() == pytest.approx([3.0 + expected[0], 4.0 + expected[1]])
+    assert opt.state_dict()["rule"]["settings"]["reuse_cap"] == cap
+
+
 def test_window_follows_the_horizon() -> None:
     assert [window_for(t) for t in (40, 1000, 10_000, 78_000)] == [8, 8, 50, 100]
     assert spread_evenly(2, 8) == [False, False, True, False, False, False, True, False]
@@ -66,6 +92,7 @@ def test_window_follows_the_horizon() -> None:
         (dict(budget=1.5), "budget must lie in"),
         (dict(late_weight=-0.1), "late_weight must lie in"),
         (dict(reuse_decay=2.0), "reuse_decay must lie in"),
+        (dict(reuse_cap=-1.0), "reuse_cap must lie in"),
         (dict(windw=10), "unknown horizon schedule option"),
     ],
 )

@@ -322,6 +322,19 @@ def test_invalid_arguments_name_the_argument(
 
 
 # ------------------------------------------------------------------ LateSAM
+def test_latesam_takes_the_runs_length_before_the_first_step() -> None:
+    closure = SetGradClosure([1.0] * 40)
+    opt = LateSAM([closure.param], torch.optim.SGD, lr=0.0, sam_fraction=0.25)
+    with pytest.raises(ValueError, match="does not know the run's length"):
+        opt.step(closure)
+    assert opt.stats["grad_evals"] == 0 and opt.stats["steps"] == 0
+    opt.set_total_steps(40)
+    assert drive(opt, closure) == [False] * 30 + [True] * 10
+    opt.set_total_steps(40)  # the same length again is fine
+    with pytest.raises(ValueError, match="cannot change after training started"):
+        opt.set_total_steps(80)
+
+
 def test_latesam_runs_sam_exactly_on_the_final_fraction() -> None:
     closure = SetGradClosure([1.0] * 40)
     opt = LateSAM([closure.param], torch.optim.SGD, lr=0.0, total_steps=40, sam_fraction=0.25)
@@ -332,7 +345,6 @@ def test_latesam_runs_sam_exactly_on_the_final_fraction() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        (dict(), TypeError, "needs total_steps"),
         (dict(total_steps=0), ValueError, "total_steps must lie in"),
         (dict(total_steps=10, sam_fraction=1.5), ValueError, "sam_fraction must lie in"),
     ],

@@ -121,9 +121,18 @@ def test_suite_runs_in_worker_processes(tmp_path) -> None:
     out = tmp_path / "records.jsonl"
     records = run_suite([TINY], ["base", "SAM"], [0], ["tiny"], workers=2, out=out)
     assert [r["optimizer"] for r in records] == ["base", "SAM"]
-    assert records[1] == train_one(TINY, "SAM", seed=0, horizon="tiny") | {
-        "wall_time_s": records[1]["wall_time_s"]
-    }
+    timings = {key: records[1][key] for key in ("wall_time_s", "cpu_time_s")}
+    assert records[1] == train_one(TINY, "SAM", seed=0, horizon="tiny") | timings
+
+
+def test_suite_reports_run_count_and_eta(tmp_path, capsys) -> None:
+    run_suite(
+        [TINY], ["base", "SAM"], [0], ["tiny"], workers=1, out=tmp_path / "r.jsonl", verbose=True
+    )
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("2 runs to train, 0 already in")
+    assert lines[1].startswith("[1/2] elapsed ") and "ETA " in lines[1]
+    assert lines[2].startswith("[2/2] elapsed ") and lines[2].split("ETA ")[1].startswith("0:00")
 
 
 def test_optimizer_lookup_and_arguments() -> None:

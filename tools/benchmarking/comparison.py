@@ -24,6 +24,7 @@ from mmengine.config import Config
 from mmengine.registry import DATASETS
 
 from tasks.benchmarks.training_curve import CURVE_FILE
+from tasks.evidence.progress import Progress
 from tools.cli import (
     UserError,
     build_runner,
@@ -204,20 +205,23 @@ def run_all(settings: CompareSettings, echo: Any = print) -> list[dict[str, Any]
     if not seeds:
         raise UserError("give at least one seed")
     runs = []
-    for seed in seeds:
-        for name in names:
-            work_dir = os.path.join(settings.out, "runs", run_name(name, seed))
-            wall_time = None
-            if settings.skip_existing and _finished(work_dir):
-                echo(f"== {name} seed {seed}: done, reused")
-                previous = read_json(os.path.join(work_dir, "run_info.json"), default={})
-                wall_time = previous.get("wall_time_s")
-            else:
-                echo(f"== {name} seed {seed}")
-                cfg = prepare_config(settings, name, seed)
-                wall_time = train_run(cfg)["wall_time_s"]
-                _write_run_info(work_dir, name, seed, wall_time)
-            runs.append(summarize_run(work_dir, name, seed, wall_time, settings.metric))
+    pairs = [(seed, name) for seed in seeds for name in names]
+    # Equal weights: the runs differ in passes per step, not in steps.
+    progress = Progress([1.0] * len(pairs))
+    for index, (seed, name) in enumerate(pairs, start=1):
+        work_dir = os.path.join(settings.out, "runs", run_name(name, seed))
+        wall_time = None
+        if settings.skip_existing and _finished(work_dir):
+            echo(f"== [{index}/{len(pairs)}] {name} seed {seed}: done, reused")
+            previous = read_json(os.path.join(work_dir, "run_info.json"), default={})
+            wall_time = previous.get("wall_time_s")
+        else:
+            echo(f"== [{index}/{len(pairs)}] {name} seed {seed}")
+            cfg = prepare_config(settings, name, seed)
+            wall_time = train_run(cfg)["wall_time_s"]
+            _write_run_info(work_dir, name, seed, wall_time)
+        echo(f"== {progress.advance(1.0)}")
+        runs.append(summarize_run(work_dir, name, seed, wall_time, settings.metric))
     return runs
 
 

@@ -17,7 +17,7 @@ import gc
 import platform
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -234,6 +234,40 @@ def check_sync_free(
     return f"yes ({checked} steps)"
 
 
+class ProgressReport:
+    """Lines of ``done/total``, elapsed time and ETA, at every tenth of the work and every 30 s."""
+
+    def __init__(
+        self, total: int, emit: Callable[[str], None] | None, interval_s: float = 30.0
+    ) -> None:
+        self.total, self.emit, self.interval_s = max(total, 1), emit, interval_s
+        self.start = self.last = time.perf_counter()
+        self.next_tenth = 1
+
+    def update(self, done: int, what: str, force: bool = False) -> None:
+        """Report ``done`` units of work finished, ``what`` describing where the run is."""
+        if self.emit is None:
+            return
+        now = time.perf_counter()
+        reached = done * 10 >= self.next_tenth * self.total
+        if not (force or reached or now - self.last >= self.interval_s):
+            return
+        while self.next_tenth * self.total <= done * 10:
+            self.next_tenth += 1
+        elapsed = now - self.start
+        eta = elapsed / done * (self.total - done) if done else float("nan")
+        self.last = now
+        self.emit(f"{what}: elapsed {_clock(elapsed)}, ETA {_clock(eta)}")
+
+
+def _clock(seconds: float) -> str:
+    """``seconds`` as H:MM:SS ('?' when unknown)."""
+    if seconds != seconds:
+        return "?"
+    whole = round(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
 def _mean(values: Sequence[float]) -> float:
     return statistics.fmean(values) if values else float("nan")
 
@@ -296,17 +330,34 @@ def environment(device: torch.device) -> dict[str, Any]:
     return info
 
 
-def run_benchmark(settings: BenchmarkSettings) -> dict[str, Any]:
-    """Run the interleaved benchmark; returns settings, environment and one row per optimizer."""
+def run_benchmark(
+    settings: BenchmarkSettings, progress: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """Run the interleaved benchmark; returns settings, environment and one row per optimizer.
+
+    ``progress`` receives a line now and then: steps done of all, elapsed time and ETA (between
+    steps, outside the timed part).
+    """
     device = torch.device(settings.device)
     if is_cuda(device) and not torch.cuda.is_available():
         raise ValueError("--device cuda was asked for, but torch sees no CUDA device")
     model = build_model(settings)
     contestants = make_contestants(settings, model, device)
     batches = make_batches(settings, device)
+    steps = settings.warmup + settings.steps
+    check_steps = settings.sync_check_steps if is_cuda(device) else 0
+    report = ProgressReport(len(contestants) * (steps + check_steps), progress)
+    if progress is not None:
+        progress(
+            f"{', '.join(c.name for c in contestants)} on {settings.model} at batch "
+            f"{settings.batch_size} ({device}), {settings.warmup} warm-up + {settings.steps} "
+            "timed steps, interleaved step by step"
+        )
+    names = f"{len(contestants)} optimizers interleaved"
     for step in range(settings.warmup):
         for contestant in contestants:
             run_step(contestant, batches[step % len(batches)])
+        report.update((step + 1) * len(contestants), f"warm-up step {step + 1}/{steps} ({names})")
     synchronize(device)
     for contestant in contestants:
         contestant.calls = 0
@@ -314,16 +365,29 @@ def run_benchmark(settings: BenchmarkSettings) -> dict[str, Any]:
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for step in range(settings.warmup, settings.warmup + settings.steps):
+        for step in range(settings.warmup, steps):
             for contestant in contestants:
                 timed_step(contestant, batches[step % len(batches)], device)
+            report.update(
+                (step + 1) * len(contestants),
+                f"timed step {step + 1}/{steps} ({names})",
+                force=step + 1 == steps,
+            )
     finally:
         if gc_was_enabled:
             gc.enable()
     rows = summarize(contestants, settings.steps)
-    sync = {
-        c.name: check_sync_free(c, batches, settings.sync_check_steps, device) for c in contestants
-    }
+    sync = {}
+    for index, contestant in enumerate(contestants):
+        sync[contestant.name] = check_sync_free(
+            contestant, batches, settings.sync_check_steps, device
+        )
+        if check_steps:
+            report.update(
+                len(contestants) * steps + (index + 1) * check_steps,
+                f"sync check {index + 1}/{len(contestants)} ({contestant.name})",
+                force=True,
+            )
     for row in rows:
         row["sync_free"] = sync[row["optimizer"]]
     return {

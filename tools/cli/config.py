@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numbers
+import os
 import os.path as osp
+import sys
 
 import torch
 from mmengine.config import Config
@@ -41,27 +44,79 @@ def load_config(
         cfg.resume, cfg.load_from = True, None
     elif resume is not None:
         cfg.resume, cfg.load_from = True, resume
-    if amp:
+    if amp or _amp_wrapper_around_two_pass(cfg.get("optim_wrapper")):
         enable_amp(cfg)
     check_optimizer(cfg)
     return cfg
 
 
 def enable_amp(cfg: Config) -> None:
-    """Mixed precision: fp16 with a loss scaler on CUDA, bf16 on the CPU (SAM-family only)."""
-    wrapper = cfg.optim_wrapper
+    """Mixed precision (``--amp``): float16 with a loss scaler on CUDA, bfloat16 on the CPU.
+
+    Two-pass optimizers train with SAMOptimWrapper's ``dtype`` (one the config already
+    gives is kept); an ``AmpOptimWrapper`` around one, as MMPose's own ``--amp`` would
+    write, becomes that SAMOptimWrapper with its ``dtype`` and ``loss_scale``. Plain
+    optimizers get MMEngine's AmpOptimWrapper, which needs CUDA.
+    """
+    wrapper = cfg.get("optim_wrapper")
+    if not isinstance(wrapper, dict):
+        raise UserError("--amp needs the config's optim_wrapper dict; this config has none.")
     kind = wrapper.get("type", "OptimWrapper")
-    if kind == "SAMOptimWrapper":
-        wrapper.dtype = "float16" if torch.cuda.is_available() else "bfloat16"
+    cuda = torch.cuda.is_available()
+    if kind == "SAMOptimWrapper" or _amp_wrapper_around_two_pass(wrapper):
+        wrapper.type = "SAMOptimWrapper"
+        wrapper.setdefault("constructor", "SAMOptimWrapperConstructor")
+        wrapper.dtype = _amp_dtype_name(wrapper.get("dtype")) or ("float16" if cuda else "bfloat16")
         wrapper.setdefault("loss_scale", "dynamic")
-    elif kind == "OptimWrapper" and torch.cuda.is_available():
+    elif _optimizer_type(wrapper) in TWO_PASS_OPTIMIZERS:
+        raise UserError(
+            f"optim_wrapper type {kind!r} cannot run the two-pass optimizer "
+            f"{_optimizer_type(wrapper)!r}, with or without --amp. Use "
+            "optim_wrapper=dict(type='SAMOptimWrapper', constructor='SAMOptimWrapperConstructor', "
+            "optimizer=...); --amp then sets its dtype (float16 on CUDA, bfloat16 on the CPU)."
+        )
+    elif kind in ("OptimWrapper", "AmpOptimWrapper") and cuda:
         wrapper.type = "AmpOptimWrapper"
         wrapper.setdefault("loss_scale", "dynamic")
-    elif kind == "OptimWrapper":
+    elif kind in ("OptimWrapper", "AmpOptimWrapper"):
         raise UserError(
-            "--amp without CUDA: MMEngine's AmpOptimWrapper needs a GPU. On the CPU, SAM and "
-            "ARSAM configs train in bfloat16 with --amp; plain configs train in float32."
+            f"--amp without CUDA for optim_wrapper type {kind!r}: plain optimizers train in "
+            "mixed precision with MMEngine's AmpOptimWrapper, which needs a GPU. On the CPU, "
+            "--amp trains the two-pass configs (SAM, ARSAM, ...; SAMOptimWrapper) in "
+            "bfloat16; train this config without --amp (float32), or on a GPU."
         )
+    else:
+        raise UserError(
+            f"--amp does not know how to set up mixed precision for optim_wrapper type "
+            f"{kind!r}: it handles 'SAMOptimWrapper' (two-pass optimizers), 'OptimWrapper' and "
+            "'AmpOptimWrapper'. Leave --amp out and give that wrapper's precision settings in "
+            "the config."
+        )
+
+
+def _optimizer_type(wrapper: dict) -> object:
+    optimizer = wrapper.get("optimizer")
+    return optimizer.get("type") if isinstance(optimizer, dict) else None
+
+
+def _amp_wrapper_around_two_pass(wrapper: object) -> bool:
+    """Whether ``wrapper`` is MMEngine's AmpOptimWrapper configured around a two-pass optimizer."""
+    if not isinstance(wrapper, dict) or wrapper.get("type") != "AmpOptimWrapper":
+        return False
+    return _optimizer_type(wrapper) in TWO_PASS_OPTIMIZERS
+
+
+def _amp_dtype_name(dtype: object) -> str | None:
+    """A wrapper's ``dtype`` setting as SAMOptimWrapper's name for it (None: not given)."""
+    names = {torch.float16: "float16", torch.bfloat16: "bfloat16"}
+    name = names.get(dtype, dtype) if isinstance(dtype, torch.dtype) else dtype
+    if name is None or name in ("float16", "fp16", "bfloat16", "bf16"):
+        return name
+    raise UserError(
+        f"optim_wrapper.dtype {dtype!r} is not a mixed-precision type: give 'float16' (with a "
+        "loss scaler; CUDA) or 'bfloat16' (no scaler; CUDA or CPU), or leave it out and let "
+        "--amp choose."
+    )
 
 
 def check_optimizer(cfg: Config) -> None:
@@ -100,3 +155,100 @@ def _epoch_based(train_cfg: dict | None) -> bool:
     if kind is not None:
         return "Epoch" in str(kind)
     return bool(train_cfg.get("by_epoch", False))
+
+
+def disable_validation(cfg: Config) -> None:
+    """Train without validation (``--no-validate``), as MMPose does; no best checkpoint is kept."""
+    cfg.val_cfg = None
+    cfg.val_dataloader = None
+    cfg.val_evaluator = None
+    checkpoint = (cfg.get("default_hooks") or {}).get("checkpoint")
+    if isinstance(checkpoint, dict) and checkpoint.get("save_best") is not None:
+        checkpoint.save_best = None  # nothing to rank checkpoints by
+
+
+def enable_auto_scale_lr(cfg: Config) -> None:
+    """Scale the learning rate by the real batch size over ``auto_scale_lr.base_batch_size``."""
+    settings = cfg.get("auto_scale_lr")
+    base = settings.get("base_batch_size") if isinstance(settings, dict) else None
+    if isinstance(base, bool) or not isinstance(base, numbers.Real) or base <= 0:
+        found = "has none" if base is None else f"has {base!r}"
+        raise UserError(
+            "--auto-scale-lr multiplies the learning rate by (processes x "
+            "train_dataloader.batch_size) / auto_scale_lr.base_batch_size, the total batch size "
+            f"the config's learning rate was tuned for, but the config {found}. Add "
+            "auto_scale_lr = dict(base_batch_size=N) to the config (or --cfg-options "
+            "auto_scale_lr.base_batch_size=N) with N a positive number, or leave --auto-scale-lr "
+            "out."
+        )
+    settings.enable = True
+
+
+def enable_visualization(cfg: Config, show_dir: str | None, show: bool, wait_time: float) -> None:
+    """Draw test predictions with the config's visualization hook (``--show-dir``, ``--show``)."""
+    if show_dir is None and not show:
+        return
+    flags = " and ".join(f for f, given in (("--show-dir", show_dir), ("--show", show)) if given)
+    hook = (cfg.get("default_hooks") or {}).get("visualization")
+    if not isinstance(hook, dict):
+        raise UserError(
+            f"{flags} draws the predictions with the config's visualization hook "
+            "(default_hooks.visualization, MMPose's PoseVisualizationHook in the pose configs), "
+            "and this config has none: MMEngine provides no visualization hook for image "
+            "classification, so classification and quantization configs cannot draw their "
+            f"predictions. Leave {flags} out; to inspect the predictions, save them with "
+            "--dump FILE.pkl."
+        )
+    if show and not _has_display():
+        raise UserError(
+            "--show opens a window per image, but there is no display (DISPLAY and "
+            "WAYLAND_DISPLAY are unset). Save the images instead with --show-dir DIR."
+        )
+    hook.enable = True
+    hook.show = show
+    if show:
+        hook.wait_time = wait_time
+    # absolute: MMPose's hook joins a relative folder to the work dir on every test batch
+    hook.out_dir = osp.abspath(show_dir) if show_dir is not None else None
+
+
+def add_dump_metric(cfg: Config, path: str) -> None:
+    """Also pickle every test prediction to ``path`` (``--dump``) with MMEngine's DumpResults."""
+    check_output_file(path, "--dump", (".pkl", ".pickle"))
+    dump = dict(type="DumpResults", out_file_path=osp.abspath(path))
+    evaluators = cfg.get("test_evaluator")
+    if isinstance(evaluators, list | tuple):
+        cfg.test_evaluator = [*evaluators, dump]
+    elif evaluators is None:
+        cfg.test_evaluator = [dump]
+    else:
+        cfg.test_evaluator = [evaluators, dump]
+
+
+METRIC_FILE_SUFFIXES = (".json", ".yaml", ".yml", ".pkl", ".pickle")
+
+
+def check_output_file(path: str, flag: str, suffixes: tuple[str, ...]) -> None:
+    """Raise UserError unless ``path`` has one of ``suffixes`` and its folder can be made."""
+    if not path.lower().endswith(suffixes):
+        raise UserError(
+            f"{flag} {path!r}: the file name must end with {' or '.join(suffixes)}, which "
+            "decides the format it is written in. Give for example "
+            f"{flag} work_dirs/results{suffixes[0]}."
+        )
+    folder = osp.dirname(osp.abspath(path))
+    existing = folder
+    while not osp.exists(existing):
+        existing = osp.dirname(existing)
+    if not osp.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(
+            f"{flag} {path!r}: cannot write into {folder} ({existing} is not a writable "
+            "folder). Give a path in a folder you can write to."
+        )
+
+
+def _has_display() -> bool:
+    """Whether a window can be opened (always assumed outside Linux)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

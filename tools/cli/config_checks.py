@@ -6,16 +6,17 @@ import difflib
 import inspect
 import numbers
 import os
+import shutil
 from typing import Any
 
 from mmengine.config import Config
 from mmengine.registry import OPTIMIZERS
 
 from core.mmengine_adapter import TWO_PASS_OPTIMIZERS
+from core.mmengine_adapter.distributed import DEFAULT_MASTER_PORT, missing_launcher_variables
 
 from .errors import UserError
 
-_TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 _BUILDER_KEYS = {"type", "base_optimizer", "warmup_epochs", "params"}
 
 
@@ -30,16 +31,39 @@ def check_config(cfg: Config) -> None:
 
 
 def check_launcher_environment(launcher: str) -> None:
-    """``--launcher pytorch`` needs the variables that torchrun sets."""
-    if launcher != "pytorch":
-        return
-    missing = [k for k in _TORCHRUN_VARIABLES if k not in os.environ]
+    """A launched run has the variables its launcher sets (and, for Slurm, a master address)."""
+    missing = missing_launcher_variables(launcher)
     if missing:
         raise UserError(
-            f"--launcher pytorch needs the variables torchrun sets ({', '.join(missing)} "
-            "missing). Start several processes with tools/dist_train.sh CONFIG N (or "
-            "torchrun), or train in one process without --launcher."
+            f"--launcher {launcher} needs the variables {_LAUNCHER_HELP[launcher]} "
+            f"({', '.join(missing)} missing). {_LAUNCHER_FIX[launcher]}"
         )
+    if launcher == "slurm" and "MASTER_ADDR" not in os.environ and not shutil.which("scontrol"):
+        raise UserError(
+            "--launcher slurm takes the address of the first task from Slurm's scontrol "
+            "command, which is not on PATH here, and MASTER_ADDR is not set. Set MASTER_ADDR "
+            "to the first host of SLURM_NODELIST "
+            f"({os.environ['SLURM_NODELIST']!r}) and MASTER_PORT (default "
+            f"{DEFAULT_MASTER_PORT}) in every task, or run where Slurm's commands are installed."
+        )
+
+
+_LAUNCHER_HELP = {
+    "pytorch": "that torchrun sets",
+    "slurm": "that srun sets in every task",
+    "mpi": "that Open MPI's mpirun sets, plus MASTER_ADDR",
+}
+_LAUNCHER_FIX = {
+    "pytorch": "Start the processes with tools/dist_train.sh CONFIG GPUS (on every machine, with "
+    "NNODES, NODE_RANK and MASTER_ADDR set for more than one) or torchrun, or train in one "
+    "process without --launcher.",
+    "slurm": "Start the tasks with tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR or "
+    "srun ... python tools/train.py CONFIG --launcher slurm; outside Slurm use "
+    "tools/dist_train.sh, or train in one process without --launcher.",
+    "mpi": "Start the processes with mpirun -np N -x MASTER_ADDR=<host of rank 0> "
+    "[-x MASTER_PORT=29500] python tools/train.py CONFIG --launcher mpi (Open MPI only; with "
+    "another MPI use tools/dist_train.sh), or train in one process without --launcher.",
+}
 
 
 def check_dataloaders(cfg: Config) -> None:

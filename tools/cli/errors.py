@@ -1,7 +1,9 @@
 """User errors: one paragraph that says what to do, printed instead of a traceback.
 
 Exit codes: 0 success, 2 a mistake in the command line, config or files (nothing trained),
-3 training stopped because the loss or the weights became inf/NaN, 143 stopped by SIGTERM.
+3 training stopped because the loss or the weights became inf/NaN, 4 a distributed collective
+timed out or lost a rank, 143 stopped by SIGTERM. In a distributed run a rank that stops leaves
+its reason for the others, which then stop with the same paragraph and exit code.
 Setting the environment variable ``ARSAM_DEBUG=1`` (or passing ``--debug``) shows the full
 traceback instead of the paragraph.
 """
@@ -17,11 +19,18 @@ from contextlib import contextmanager
 from typing import Any
 
 from core.mmengine_adapter.checkpoint_checks import CheckpointError
+from core.mmengine_adapter.distributed import (
+    announce_stop,
+    explain_collective_failure,
+    is_collective_failure,
+)
 from core.mmengine_adapter.nonfinite import NonFiniteTrainingError
 
 DEBUG_VARIABLE = "ARSAM_DEBUG"
 USER_ERROR_EXIT = 2
 NONFINITE_EXIT = 3
+DISTRIBUTED_EXIT = 4
+_PEER_STOP_EXITS = {"user": USER_ERROR_EXIT, "nonfinite": NONFINITE_EXIT}
 
 
 class UserError(Exception):
@@ -72,19 +81,31 @@ def _stop_on_sigterm(signum: int, frame: Any) -> None:
 
 
 def main(run: Callable[[], Any]) -> int:
-    """Run ``run``; print a UserError's paragraph and return 2 instead of a traceback."""
+    """Run ``run``; print a paragraph and return its exit code instead of a traceback."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         run()
     except UserError as error:
+        announce_stop("user", str(error))
         if debugging():
             raise
         print(f"error: {error}", file=sys.stderr)
         return USER_ERROR_EXIT
     except NonFiniteTrainingError as error:
+        announce_stop("nonfinite", str(error))
         if debugging():
             raise
         print(f"error: {error}", file=sys.stderr)
         return NONFINITE_EXIT
+    except Exception as error:
+        if not is_collective_failure(error):
+            first_line = (str(error).strip().splitlines() or [""])[0]
+            announce_stop("error", f"{type(error).__name__}: {first_line} (its log has more).")
+            raise
+        failure = explain_collective_failure(error)
+        if debugging():
+            raise
+        print(f"error: {failure.paragraph}", file=sys.stderr)
+        return _PEER_STOP_EXITS.get(failure.peer_stop or "", DISTRIBUTED_EXIT)
     return 0

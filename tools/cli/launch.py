@@ -7,6 +7,8 @@ import os
 
 from mmengine.config import DictAction
 
+from core.mmengine_adapter.distributed import LAUNCHERS
+
 from .errors import DEBUG_VARIABLE
 
 
@@ -15,7 +17,13 @@ def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cfg-options", nargs="+", action=DictAction, help="override config entries: key=value"
     )
-    parser.add_argument("--launcher", choices=["none", "pytorch"], default="none")
+    parser.add_argument(
+        "--launcher",
+        choices=LAUNCHERS,
+        default="none",
+        help="how the processes were started: none (one process), pytorch (torchrun, "
+        "tools/dist_train.sh), slurm (srun, tools/slurm_train.sh) or mpi (Open MPI's mpirun)",
+    )
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
     parser.add_argument(
         "--debug",

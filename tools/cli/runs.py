@@ -10,7 +10,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import mmengine
 from mmengine.config import Config
+from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 from core.mmengine_adapter.distributed import prepare_cpu_distributed
@@ -83,6 +85,13 @@ def test(cfg: Config, checkpoint: str) -> dict[str, Any]:
     check_start_checkpoint(runner, resume=False)
     with user_errors():
         return runner.test()
+
+
+def write_metrics(metrics: dict[str, Any], path: str) -> None:
+    """Write the test metrics to ``path`` (format by suffix: json, yaml, pkl) on rank 0."""
+    if is_main_process():
+        mmengine.dump(metrics, path)
+        print(f"metrics written to {path}", flush=True)
 
 
 def report_outputs(runner: Runner) -> None:

@@ -1,0 +1,12 @@
+# digits_cnn_bn_sgd with ARSAM's horizon-aware schedule: train_one(workload, "ARSAM", seed,
+# horizon). No schedule arguments: SAMOptimWrapper gives ARSAM the run's length
+# (train_cfg.max_iters), from which it picks warm-up, window, SAM-step budget and reuse.
+# Horizon and seed: see _base_/digits_cnn_bn.py; nothing here depends on them (this schedule
+# draws no random numbers).
+_base_ = ["./_base_/digits_cnn_bn.py"]
+
+optim_wrapper = dict(
+    type="SAMOptimWrapper",
+    constructor="SAMOptimWrapperConstructor",
+    optimizer=dict(type="ARSAM", base_optimizer=_base_.base_optimizer, rho=_base_.rho),
+)

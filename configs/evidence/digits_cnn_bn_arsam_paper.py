@@ -1,0 +1,24 @@
+# digits_cnn_bn_sgd with ARSAM's paper schedule: train_one(workload, "ARSAM-paper", seed,
+# horizon), whose options are DEFAULT_OPTIONS["ARSAM-paper"] in tasks/evidence/optimizers.py:
+# the paper's window and reuse, and its CIFAR warm-up of 3/200 of the run.
+# Two settings follow the run (see _base_/digits_cnn_bn.py); change them together:
+#   horizon T: train_cfg.max_iters=T optim_wrapper.optimizer.warmup_steps=ceil(3 * T / 200)
+#              (10000 steps: warmup_steps=150; 50000 steps: 750)
+#   seed N:    randomness.seed=N optim_wrapper.optimizer.seed=N (the SAM-step placement)
+_base_ = ["./_base_/digits_cnn_bn.py"]
+
+optim_wrapper = dict(
+    type="SAMOptimWrapper",
+    constructor="SAMOptimWrapperConstructor",
+    optimizer=dict(
+        type="ARSAM",
+        base_optimizer=_base_.base_optimizer,
+        rho=_base_.rho,
+        schedule="paper",
+        window=50,
+        reuse_steps=6,
+        reuse_decay=0.7,
+        warmup_steps=15,  # ceil(3 / 200 * 1000)
+        seed=0,  # randomness.seed
+    ),
+)

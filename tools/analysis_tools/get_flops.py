@@ -1,0 +1,107 @@
+"""FLOPs and parameters of a config's model (MMEngine's get_model_complexity_info).
+
+python tools/analysis_tools/get_flops.py CONFIG [--input-shape [C] H W] [--cfg-options ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from typing import Any
+
+# mmengine imports pkg_resources, which warns on every start; nothing for a user to act on.
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+
+import torch  # noqa: E402
+from mmengine.analysis import get_model_complexity_info  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.registry import DATASETS, MODELS  # noqa: E402
+
+from tools.analysis_tools.tool_config import dataset_section, load_scoped_config  # noqa: E402
+from tools.cli.errors import UserError, config_errors, main  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, in MMPose's conventions."""
+    parser = argparse.ArgumentParser(description="FLOPs and parameters of a config's model.")
+    parser.add_argument("config", help="config file, e.g. configs/classification/digits_arsam.py")
+    parser.add_argument(
+        "--input-shape",
+        type=int,
+        nargs="+",
+        help="S (3 x S x S), H W (3 x H x W) or C H W; default: the codec's input size, else "
+        "the shape of the first test sample",
+    )
+    parser.add_argument(
+        "--cfg-options", nargs="+", action=DictAction, help="override config entries: key=value"
+    )
+    parser.add_argument(
+        "--show-arch-info", "-s", action="store_true", help="also print the model with its costs"
+    )
+    return parser.parse_args(argv)
+
+
+def input_shape_from(shape: list[int] | None, cfg: Config) -> tuple[int, ...]:
+    """The (C, H, W) of one input: given, from the pose codec, or from the first test sample."""
+    if shape is not None:
+        if len(shape) == 1:
+            return (3, shape[0], shape[0])
+        if len(shape) == 2:
+            return (3, *shape)
+        if len(shape) == 3:
+            return tuple(shape)
+        raise UserError(
+            f"--input-shape takes 1 to 3 numbers (S, H W or C H W), got {len(shape)}: {shape}."
+        )
+    codec = cfg.get("codec")
+    if isinstance(codec, dict) and codec.get("input_size"):
+        width, height = codec["input_size"][:2]
+        return (3, int(height), int(width))
+    try:
+        sample = DATASETS.build(dataset_section(cfg, "test"))[0]
+        return tuple(sample["inputs"].shape)
+    except UserError:
+        raise
+    except Exception as error:  # any dataset problem: ask for the shape instead
+        raise UserError(
+            f"could not read the input shape from the config's first test sample ({error}). "
+            "Give it with --input-shape C H W, e.g. --input-shape 3 32 32."
+        ) from error
+
+
+def complexity(cfg: Config, shape: tuple[int, ...], show_arch: bool) -> dict[str, Any]:
+    """MMEngine's complexity report of the config's model on one random input of ``shape``."""
+    with config_errors("model"):
+        model = MODELS.build(cfg.model)
+    if hasattr(model, "_forward"):  # MMPose's estimators: the tensor path without data samples
+        model.forward = model._forward
+    model.eval()
+    with torch.no_grad():
+        return get_model_complexity_info(model, input_shape=shape, show_arch=show_arch)
+
+
+def run(argv: list[str] | None = None) -> dict[str, Any]:
+    """Print the FLOPs, the parameters and the per-module table; returns MMEngine's report."""
+    args = parse_args(argv)
+    cfg = load_scoped_config(args.config, args.cfg_options)
+    shape = input_shape_from(args.input_shape, cfg)
+    result = complexity(cfg, shape, args.show_arch_info)
+    line = "=" * 30
+    print(
+        f"{line}\nInput shape: {(1, *shape)}\nFlops: {result['flops_str']} "
+        f"({result['flops']} multiply-adds)\nParams: {result['params_str']} "
+        f"({result['params']})\n{line}"
+    )
+    print(result["out_table"])
+    if args.show_arch_info:
+        print(result["out_arch"])
+    print(
+        "FLOPs are counted as multiply-adds of the operators MMEngine's analyser knows; check "
+        "the table for modules it skipped before quoting the number."
+    )
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main(run))
