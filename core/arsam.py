@@ -161,7 +161,7 @@ class ARSAM(TwoPassOptimizer):
             ``total_steps``, takes none of the paper's arguments).
         horizon_options: options of the horizon-aware schedule for studies
             (core/horizon_schedule.py: budget, warmup_fraction, late_weight,
-            adapt_gain, reuse_decay); None: its defaults.
+            adapt_gain, reuse_decay, reuse_cap); None: its defaults.
         warmup_steps: leading steps that are all SAM steps (paper schedule).
         window: K, steps per window (paper schedule).
         reuse_steps: steps after a SAM step that mix in the stored PSF.
@@ -196,7 +196,7 @@ class ARSAM(TwoPassOptimizer):
         seed: int = 0,
         total_steps: int | None = None,
         schedule: str = "auto",
-        horizon_options: dict[str, float] | None = None,
+        horizon_options: dict[str, float | None] | None = None,
         **kwargs: Any,
     ) -> None:
         if schedule not in SCHEDULES:

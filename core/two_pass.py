@@ -194,6 +194,14 @@ class TwoPassOptimizer(torch.optim.Optimizer):
         ``scaler.step(opt, second_pass=...)`` or Lightning's precision plugins
         (docs/recipes.md).
         """
+        if grad_scaler is None and getattr(self, "grad_scale", None) is not None:
+            # A GradScaler that registers grad_scale/found_inf instead of passing itself:
+            # the gradients are still scaled, and updating from them would be silently wrong.
+            raise RuntimeError(
+                f"{type(self).__name__}.step() was called by a GradScaler that did not pass "
+                "grad_scaler=: this torch version's GradScaler is not supported; call "
+                "opt.step(closure, grad_scaler=scaler) yourself (docs/recipes.md)"
+            )
         rerun = _closure_for_second_pass(closure, second_pass, type(self).__name__)
         loss = None
         with self._statistics_kept_for(grad_scaler, first_pass=closure is not None):

@@ -104,3 +104,16 @@ def test_scaler_step_without_any_closure_names_both_forms() -> None:
     with pytest.raises(TypeError, match=r"ARSAM.step\(\) needs a closure.*second_pass=") as error:
         scaler.step(optimizer)
     assert "optimizer_step" in str(error.value)
+
+
+def test_a_scaler_that_only_registers_its_scale_is_refused() -> None:
+    """A GradScaler that sets grad_scale/found_inf instead of passing grad_scaler= (the form
+    torch announces) would leave the gradients scaled: the step refuses before any pass."""
+    model, optimizer, scaler = fresh()
+    (x, y), *_ = fixed_batches(1)
+    optimizer.grad_scale = torch.tensor(1024.0)
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(RuntimeError, match="did not pass grad_scaler="):
+        optimizer.step(lambda: scaled_backward(model, scaler, x, y))
+    assert optimizer.stats["grad_evals"] == 0
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))

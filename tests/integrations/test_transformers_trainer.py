@@ -24,6 +24,13 @@ pytest.importorskip("accelerate")
 STEPS = 12
 
 
+@pytest.fixture(autouse=True)
+def _single_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A single-process run: no launcher variables left in the environment by anything else."""
+    for name in ("LOCAL_RANK", "RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+
+
 class StepMadeInTrainingStep(torch.optim.Optimizer):
     """What the Trainer's loop steps: nothing, since training_step already made the update."""
 

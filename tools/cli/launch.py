@@ -35,9 +35,12 @@ def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
 def parse_launch_arguments(
     parser: argparse.ArgumentParser, argv: list[str] | None
 ) -> argparse.Namespace:
-    """Parse ``argv`` and export the local rank as torchrun and MMEngine expect it."""
+    """Parse ``argv`` and, for a distributed launcher, export the local rank as MMEngine expects."""
     args = parser.parse_args(argv)
-    os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
+    # Only launched runs: a LOCAL_RANK left in the environment of a single process makes
+    # libraries called later in it (Hugging Face's Trainer, ...) believe they are distributed.
+    if args.launcher != "none":
+        os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
     if args.debug:
         os.environ[DEBUG_VARIABLE] = "1"
     return args
