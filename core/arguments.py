@@ -34,6 +34,18 @@ def check_number(
         raise ValueError(f"{name} must lie in {left}{lo}, {hi}, got {value!r}")
 
 
+def run_length_changes(steps_done: int, current: int | None, total_steps: int) -> bool:
+    """Whether ``total_steps`` differs from ``current``; a change once training started raises."""
+    if current == total_steps:
+        return False
+    if steps_done > 0:
+        raise ValueError(
+            f"the run's length cannot change after training started (step {steps_done}, "
+            f"total_steps {current} -> {total_steps})"
+        )
+    return True
+
+
 def check_base_optimizer(base_optimizer: Any) -> None:
     """Raise TypeError unless ``base_optimizer`` is a torch.optim.Optimizer subclass."""
     if isinstance(base_optimizer, torch.optim.Optimizer):

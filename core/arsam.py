@@ -32,6 +32,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .arguments import run_length_changes
 from .arsam_schedule import PaperSchedule
 from .gradients import GroupParams, add_scaled, store_difference, with_first_grads
 from .horizon_schedule import HorizonSchedule
@@ -292,14 +293,8 @@ class ARSAM(TwoPassOptimizer):
         if self._uses_paper:
             return
         current = getattr(self.schedule, "total_steps", None)
-        if current == total_steps:
-            return
-        if self.counters["steps"] > 0:
-            raise ValueError(
-                f"the run's length cannot change after training started (step "
-                f"{self.counters['steps']}, total_steps {current} -> {total_steps})"
-            )
-        self.rule.schedule = self._make_schedule(total_steps)
+        if run_length_changes(self.counters["steps"], current, total_steps):
+            self.rule.schedule = self._make_schedule(total_steps)
 
 
 def _normalised(value: Any) -> Any:

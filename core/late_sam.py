@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .arguments import check_number
+from .arguments import check_number, run_length_changes
 from .rule import StepRule
 from .two_pass import TwoPassOptimizer
 
@@ -89,12 +89,5 @@ class LateSAM(TwoPassOptimizer):
 
     def set_total_steps(self, total_steps: int) -> None:
         """Give the run's length before the first step."""
-        current = self.rule.total_steps
-        if current == total_steps:
-            return
-        if self.counters["steps"] > 0:
-            raise ValueError(
-                f"the run's length cannot change after training started (step "
-                f"{self.counters['steps']}, total_steps {current} -> {total_steps})"
-            )
-        self.rule.set_total_steps(total_steps)
+        if run_length_changes(self.counters["steps"], self.rule.total_steps, total_steps):
+            self.rule.set_total_steps(total_steps)
