@@ -62,6 +62,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workloads", nargs="+", default=None, help="--suite: workload names")
     parser.add_argument("--horizons", nargs="+", default=None, help="--suite: 1k, 10k, 50k")
     parser.add_argument("--workers", type=int, default=2, help="--suite: worker processes")
+    parser.add_argument(
+        "--estimate",
+        action="store_true",
+        help="--suite: time a short run of each model and optimizer, print the projected wall "
+        "time of the suite on --workers idle cores, and train nothing",
+    )
     parser.add_argument("--out", default=DEFAULT_OUT, help="output folder")
     parser.add_argument(
         "--cfg-options", nargs="+", action=DictAction, default={}, help="key=value for every run"
@@ -107,6 +113,7 @@ def run_suite_from(args: argparse.Namespace) -> int:
         run_suite,
         suite_optimizers,
     )
+    from tasks.evidence.estimate import estimate_suite
     from tools.benchmarking.suite_report import markdown, write_suite_report
 
     names = [n.strip() for item in args.optimizers for n in item.split(",") if n.strip()]
@@ -119,6 +126,9 @@ def run_suite_from(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     horizons = args.horizons or (QUICK_HORIZONS if args.quick else HORIZON_NAMES)
+    if args.estimate:
+        print_estimate(estimate_suite(workloads, names, len(args.seeds), horizons, args.workers))
+        return 0
     records = run_suite(
         workloads,
         names,
@@ -132,6 +142,21 @@ def run_suite_from(args: argparse.Namespace) -> int:
     print(markdown(records))
     print("written: " + ", ".join(paths.values()))
     return 0
+
+
+def print_estimate(estimate: dict) -> None:
+    """Minutes per workload and horizon, then the projected wall time."""
+    cells: dict[tuple[str, str], float] = {}
+    for row in estimate["rows"]:
+        key = (row["workload"], row["horizon"])
+        cells[key] = cells.get(key, 0.0) + row["seconds"]
+    print("| workload | horizon | CPU minutes, all optimizers and seeds |\n|---|---|---|")
+    for (workload, horizon), seconds in cells.items():
+        print(f"| {workload} | {horizon} | {seconds / 60:.1f} |")
+    print(
+        f"projected: {estimate['runs_seconds'] / 60:.1f} CPU minutes, "
+        f"{estimate['wall_seconds'] / 60:.1f} minutes of wall time on the workers"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,3 +30,15 @@ def test_demo_prints_one_table_and_says_where_everything_is(tmp_path, capsys) ->
         assert f"| {label} |" in printed
     assert f"plot: {out}/accuracy_vs_passes.png" in printed and "logs: " in printed
     assert os.path.getsize(os.path.join(out, "accuracy_vs_passes.png")) > 0
+
+
+def test_compare_suite_estimate_projects_the_time_and_trains_nothing(tmp_path, capsys) -> None:
+    out = tmp_path / "suite"
+    argv = ["--suite", "--estimate", "--workloads", "digits_mlp_sgd", "--horizons", "1k", "10k"]
+    argv += ["--optimizers", "base,SAM", "--seeds", "0", "1", "--out", str(out)]
+    assert compare.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| digits_mlp_sgd | 1k |" in printed and "| digits_mlp_sgd | 10k |" in printed
+    minutes = [float(line.split("|")[3]) for line in printed.splitlines() if "digits_mlp" in line]
+    assert minutes[1] > 5 * minutes[0] > 0  # ten times the steps, same optimizers and seeds
+    assert "projected:" in printed and not out.exists()
