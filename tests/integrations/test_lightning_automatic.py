@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import lightning as L
 import pytest
 import torch
+from lightning.pytorch.plugins.precision import MixedPrecision
 from torch import Tensor, nn
 
 from core import ARSAM
@@ -31,9 +33,6 @@ from tests.integrations.helpers import (
     reference_run,
     small_classifier,
 )
-
-L = pytest.importorskip("lightning")
-from lightning.pytorch.plugins.precision import MixedPrecision  # noqa: E402
 
 STEPS = 12
 

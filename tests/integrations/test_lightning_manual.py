@@ -10,8 +10,10 @@ which on CUDA is chosen by ``precision="16-mixed"``).
 
 from __future__ import annotations
 
+import lightning as L
 import pytest
 import torch
+from lightning.pytorch.plugins.precision import MixedPrecision
 from torch import Tensor, nn
 
 from core import ARSAM
@@ -25,9 +27,6 @@ from tests.integrations.helpers import (
     reference_run,
     small_classifier,
 )
-
-L = pytest.importorskip("lightning")
-from lightning.pytorch.plugins.precision import MixedPrecision  # noqa: E402
 
 STEPS = 12
 

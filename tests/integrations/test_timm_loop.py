@@ -16,7 +16,10 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 
 import pytest
+import timm
 import torch
+from timm.scheduler import CosineLRScheduler
+from timm.utils import NativeScaler
 from torch import Tensor, nn
 
 from tests.integrations.helpers import (
@@ -27,10 +30,6 @@ from tests.integrations.helpers import (
     fixed_batches,
     reference_run,
 )
-
-timm = pytest.importorskip("timm")
-from timm.scheduler import CosineLRScheduler  # noqa: E402
-from timm.utils import NativeScaler  # noqa: E402
 
 STEPS = 12
 

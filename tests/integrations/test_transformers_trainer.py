@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import accelerate  # noqa: F401  (the Trainer needs it; pinned in requirements.txt)
 import pytest
 import torch
+import transformers
 from torch import Tensor, nn
 
 from core import ARSAM, TwoPassOptimizer
 from tests.integrations.helpers import assert_same_model, exercised_both_steps
-
-transformers = pytest.importorskip("transformers")
-pytest.importorskip("accelerate")
 
 STEPS = 12
 

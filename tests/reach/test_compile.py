@@ -9,7 +9,6 @@ SAMOptimWrapper.update_params); the model's forward and backward run compiled. W
 from __future__ import annotations
 
 import copy
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -131,7 +130,6 @@ def test_compiled_training_step_keeps_the_optimizer_eager(dynamo_counters: dict)
     assert dynamo_counters["stats"]["unique_graphs"] == 2
 
 
-@pytest.mark.skipif(shutil.which("g++") is None, reason="inductor builds C++ with g++ on the CPU")
 def test_inductor_compiled_model(dynamo_counters: dict) -> None:
     assert_same_training(closure_steps("ARSAM", "inductor"), closure_steps("ARSAM", None), 1e-5)
     # one graph with BatchNorm statistics on, one with them frozen (second passes)
