@@ -8,7 +8,8 @@ the first pass (g = grad L(w) on the step's minibatch):
     c_t       = lambda_1 + (lambda_2 - lambda_1) * min(t / T, 1)
     SAM step  iff  ||g||^2 >= mu_t + c_t * sigma_t
 
-with mu_{-1} = sigma_{-1}^2 = 0, T = ``total_steps``, t the number of completed
+with mu_{-1} = sigma_{-1}^2 = 0, T = ``total_steps`` (given at construction or
+with ``set_total_steps`` before the first step), t the number of completed
 steps, and ||.|| the global L2 norm over every parameter with a gradient, in
 unscaled units under mixed precision. A SAM step runs the second pass and
 updates with g_sam; the others update with g after the single pass. A step
@@ -29,7 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .arguments import check_number
+from .arguments import RunLengthGivenLater, check_number, require_run_length
 from .multi_tensor import l2_norm
 from .rule import StepRule
 from .two_pass import TwoPassOptimizer
@@ -53,15 +54,18 @@ class SharpGradientTest(StepRule):
     name = "AESAM"
     decides_after_first_pass = True
 
-    def __init__(self, total_steps: int, lambda_1: float, lambda_2: float, delta: float) -> None:
+    def __init__(
+        self, total_steps: int | None, lambda_1: float, lambda_2: float, delta: float
+    ) -> None:
         super().__init__()
-        check_number("total_steps", total_steps, low=1, integer=True)
+        self.total_steps: int | None = None
+        if total_steps is not None:
+            self.set_total_steps(total_steps)
         check_number("lambda_1", lambda_1)
         check_number("lambda_2", lambda_2)
         check_number("delta", delta, low=0.0, high=1.0)
         if delta == 1:
             raise ValueError(f"delta must lie in [0, 1), got {delta!r}")
-        self.total_steps = total_steps
         self.lambda_1 = float(lambda_1)
         self.lambda_2 = float(lambda_2)
         self.delta = float(delta)
@@ -71,8 +75,18 @@ class SharpGradientTest(StepRule):
         self.last_squared_norm = math.nan
         self._pending = (0.0, 0.0, math.nan)
 
+    def set_total_steps(self, total_steps: int) -> None:
+        """T, the steps over which c_t moves from lambda_1 to lambda_2."""
+        check_number("total_steps", total_steps, low=1, integer=True)
+        self.total_steps = int(total_steps)
+
+    def require_total_steps(self) -> None:
+        """Refuse to step before T is known."""
+        require_run_length(self.name, self.total_steps)
+
     def threshold_coefficient(self, step: int | None = None) -> float:
         """c_t for step ``step`` (default: the coming step)."""
+        self.require_total_steps()
         step = self.step if step is None else step
         return linear_schedule(self.lambda_1, self.lambda_2, step, self.total_steps)
 
@@ -99,12 +113,13 @@ class SharpGradientTest(StepRule):
         self.step += 1
 
     def stats(self) -> dict[str, float]:
-        """The last completed ||g||^2, its moving mean and deviation, c_t."""
+        """The last ||g||^2, its moving mean and deviation, c_t (NaN until T is known)."""
+        known = self.total_steps is not None
         return {
             "grad_norm_sq": self.last_squared_norm,
             "grad_norm_sq_mean": self.mean,
             "grad_norm_sq_std": math.sqrt(self.variance),
-            "threshold_coefficient": self.threshold_coefficient(),
+            "threshold_coefficient": self.threshold_coefficient() if known else math.nan,
         }
 
     def settings(self) -> dict[str, Any]:
@@ -134,12 +149,14 @@ class SharpGradientTest(StepRule):
         self._pending = (self.mean, self.variance, self.last_squared_norm)
 
 
-class AESAM(TwoPassOptimizer):
+class AESAM(RunLengthGivenLater, TwoPassOptimizer):
     """SAM on the steps whose squared gradient norm reaches mu_t + c_t * sigma_t.
 
     Args (beyond SAM's):
-        total_steps: T, the number of steps over which c_t goes from lambda_1
-            to lambda_2 (usually the length of the run); required.
+        total_steps: T, the number of steps over which c_t goes from lambda_1 to lambda_2
+            (usually the run's length); may be left out and given later with
+            ``set_total_steps`` before the first step (MMEngine's SAMOptimWrapper does so
+            from the train loop).
         lambda_1: c_t at the first step.
         lambda_2: c_t from step T on.
         delta: decay of the moving averages, in [0, 1).
@@ -157,10 +174,5 @@ class AESAM(TwoPassOptimizer):
         delta: float = 0.9,
         **kwargs: Any,
     ) -> None:
-        if total_steps is None:
-            raise TypeError(
-                "AESAM needs total_steps, the number of steps over which its threshold "
-                "coefficient c_t moves from lambda_1 to lambda_2 (usually the run's length)"
-            )
         rule = SharpGradientTest(total_steps, lambda_1, lambda_2, delta)
         super().__init__(params, base_optimizer, rule, rho, adaptive, **kwargs)

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .arguments import check_number, run_length_changes
+from .arguments import RunLengthGivenLater, check_number, require_run_length
 from .rule import StepRule
 from .two_pass import TwoPassOptimizer
 
@@ -42,12 +42,7 @@ class FinalFraction(StepRule):
 
     def require_total_steps(self) -> None:
         """Refuse to step before the run's length is known."""
-        if self.first_sam_step is None:
-            raise ValueError(
-                "LateSAM does not know the run's length: pass total_steps=T when building it, "
-                "or call set_total_steps(T) before the first step (MMEngine's SAMOptimWrapper "
-                "does this from the train loop)"
-            )
+        require_run_length(self.name, self.total_steps)
 
     def sam_step_ahead(self, step: int) -> bool:
         """SAM from step T - round(p T) on."""
@@ -59,7 +54,7 @@ class FinalFraction(StepRule):
         return {"total_steps": self.total_steps, "sam_fraction": self.sam_fraction}
 
 
-class LateSAM(TwoPassOptimizer):
+class LateSAM(RunLengthGivenLater, TwoPassOptimizer):
     """The base optimizer for the first (1 - p) of ``total_steps``, SAM for the rest.
 
     Args (beyond SAM's):
@@ -81,13 +76,3 @@ class LateSAM(TwoPassOptimizer):
     ) -> None:
         rule = FinalFraction(total_steps, sam_fraction)
         super().__init__(params, base_optimizer, rule, rho, adaptive, **kwargs)
-
-    def step(self, closure: Any = None, grad_scaler: Any = None, **kwargs: Any) -> Any:
-        """SAM's step, refused before any pass runs while the run's length is unknown."""
-        self.rule.require_total_steps()
-        return super().step(closure, grad_scaler, **kwargs)
-
-    def set_total_steps(self, total_steps: int) -> None:
-        """Give the run's length before the first step."""
-        if run_length_changes(self.counters["steps"], self.rule.total_steps, total_steps):
-            self.rule.set_total_steps(total_steps)

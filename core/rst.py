@@ -7,6 +7,9 @@ Randomized sharpness-aware training. Before step t (t completed steps so far):
     p_t = p_start + (p_end - p_start) * min(t / T, 1)       (linear over T = total_steps)
     SAM step  iff  u_t < p_t            (a Bernoulli(p_t) trial)
 
+A linear schedule's T is given at construction or with ``set_total_steps`` before
+the first step; a constant probability needs none.
+
 A SAM step updates with g_sam after two passes, the others with g after one.
 The expected cost is (1 + mean p_t) passes per step.
 
@@ -18,6 +21,7 @@ non-finite gradients is retried with the same draw.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,7 +29,7 @@ import torch
 from torch import Tensor
 
 from .ae_sam import linear_schedule
-from .arguments import check_number
+from .arguments import RunLengthGivenLater, check_number, require_run_length
 from .rule import StepRule, draw_uniforms
 from .two_pass import TwoPassOptimizer
 
@@ -42,26 +46,32 @@ class RandomSteps(StepRule):
         check_number("p_start", p_start, low=0.0, high=1.0)
         if p_end is not None:
             check_number("p_end", p_end, low=0.0, high=1.0)
-            if total_steps is None:
-                raise TypeError(
-                    "RandomSAM with p_end needs total_steps, the number of steps over which "
-                    "the SAM probability moves from p_start to p_end"
-                )
+        self.total_steps: int | None = None
         if total_steps is not None:
-            check_number("total_steps", total_steps, low=1, integer=True)
+            self.set_total_steps(total_steps)
         check_number("seed", seed, integer=True)
         self.p_start = float(p_start)
         self.p_end = None if p_end is None else float(p_end)
-        self.total_steps = total_steps
         self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)
         self.step = 0
         self.draw = self._uniform()
 
+    def set_total_steps(self, total_steps: int) -> None:
+        """T, the length of the linear schedule."""
+        check_number("total_steps", total_steps, low=1, integer=True)
+        self.total_steps = int(total_steps)
+
+    def require_total_steps(self) -> None:
+        """Refuse to step before T is known, when the probability is scheduled."""
+        if self.p_end is not None:
+            require_run_length(f"{self.name} with p_end", self.total_steps)
+
     def probability(self, step: int | None = None) -> float:
         """p_t for step ``step`` (default: the coming step)."""
-        if self.p_end is None or self.total_steps is None:
+        if self.p_end is None:
             return self.p_start
+        self.require_total_steps()
         step = self.step if step is None else step
         return linear_schedule(self.p_start, self.p_end, step, self.total_steps)
 
@@ -78,8 +88,9 @@ class RandomSteps(StepRule):
         self.draw = self._uniform()
 
     def stats(self) -> dict[str, float]:
-        """The SAM probability of the coming step."""
-        return {"sam_probability": self.probability()}
+        """The SAM probability of the coming step (NaN while a schedule's T is unknown)."""
+        known = self.p_end is None or self.total_steps is not None
+        return {"sam_probability": self.probability() if known else math.nan}
 
     def settings(self) -> dict[str, Any]:
         """p_start, p_end, T and the seed."""
@@ -101,14 +112,17 @@ class RandomSteps(StepRule):
         self.step = int(state["step"])
 
 
-class RandomSAM(TwoPassOptimizer):
+class RandomSAM(RunLengthGivenLater, TwoPassOptimizer):
     """SAM on a random subset of steps: step t is a SAM step with probability p_t.
 
     Args (beyond SAM's):
         p_start: the SAM probability, in [0, 1] (at the first step when scheduled).
         p_end: None for a constant probability; otherwise the probability from
             step ``total_steps`` on, reached linearly from ``p_start``.
-        total_steps: T, the length of the linear schedule; required with ``p_end``.
+        total_steps: T, the length of the linear schedule; with ``p_end``, may be left out
+            and given later with ``set_total_steps`` before the first step (MMEngine's
+            SAMOptimWrapper does so from the train loop). A constant probability ignores
+            a length given later.
         seed: seed of the decision generator; identical on every rank.
     """
 
@@ -126,3 +140,8 @@ class RandomSAM(TwoPassOptimizer):
     ) -> None:
         rule = RandomSteps(p_start, p_end, total_steps, seed)
         super().__init__(params, base_optimizer, rule, rho, adaptive, **kwargs)
+
+    def set_total_steps(self, total_steps: int) -> None:
+        """Give the linear schedule's length before the first step; a constant p_t takes none."""
+        if self.rule.p_end is not None:
+            super().set_total_steps(total_steps)

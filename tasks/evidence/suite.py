@@ -18,7 +18,7 @@ import torch
 
 from .optimizers import OptimizerSpec, optimizer_spec
 from .progress import Progress
-from .trainer import train_one, workload_config
+from .trainer import horizon_config, train_one, workload_config
 from .workloads import Workload
 
 RunKey = tuple[str, str, int, str]
@@ -86,7 +86,8 @@ def run_suite(
 ) -> list[dict[str, Any]]:
     """Train every combination not yet in ``out``; all requested records, new and old.
 
-    A stored record counts as done only if it was trained with the same workload settings.
+    A stored record counts as done only if it was trained with the settings its horizon uses
+    now (``horizon_config``): editing one horizon re-trains that horizon's runs alone.
 
     ``horizons`` are labels; a workload without one of them skips it. ``imports`` are
     modules each worker imports first (e.g. to register more optimizers).
@@ -98,8 +99,11 @@ def run_suite(
     configs = {workload.name: workload_config(workload) for workload in workloads}
 
     def current(record: dict[str, Any]) -> bool:
-        stored = record.get("workload_config")
-        return stored is None or stored == configs.get(record["workload"], stored)
+        stored, now = record.get("workload_config"), configs.get(record["workload"])
+        if stored is None or now is None:
+            return True
+        horizon = record["horizon"]
+        return horizon_config(stored, horizon) == horizon_config(now, horizon)
 
     done = {run_key(r): r for r in read_records(out) if current(r)}
     jobs = [

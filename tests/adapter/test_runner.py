@@ -21,17 +21,30 @@ def train(cfg: Config) -> Runner:
     return runner
 
 
+# Peers that need the run's length, with options that make every step a SAM step; no
+# total_steps: the wrapper gives it from train_cfg.
+LENGTH_TAKERS = {
+    "LateSAM": dict(sam_fraction=1.0),
+    "AESAM": dict(delta=0.0),  # then sigma_t = 0 and ||g||^2 >= mu_t always holds
+    "RandomSAM": dict(p_start=1.0, p_end=1.0),
+}
+
+
 def use_optimizer(cfg: Config, kind: str) -> None:
     if kind == "SGD":
         cfg.optim_wrapper = dict(type="OptimWrapper", optimizer=dict(type="SGD", lr=0.1))
     else:
         cfg.optim_wrapper.optimizer.type = kind
-        if kind == "SAM":
+        if kind == "SAM" or kind in LENGTH_TAKERS:
             for key in ("warmup_epochs", "window", "var_blocks"):
                 cfg.optim_wrapper.optimizer.pop(key)
+            cfg.optim_wrapper.optimizer.update(LENGTH_TAKERS.get(kind, {}))
 
 
-@pytest.mark.parametrize(("kind", "forwards_per_iter"), [("SGD", 1), ("SAM", 2), ("ARSAM", 2)])
+@pytest.mark.parametrize(
+    ("kind", "forwards_per_iter"),
+    [("SGD", 1), ("SAM", 2), ("ARSAM", 2), *((kind, 2) for kind in LENGTH_TAKERS)],
+)
 def test_two_iterations_with_each_optimizer(toy_cfg: Config, kind: str, forwards_per_iter: int):
     use_optimizer(toy_cfg, kind)
     toy_cfg.train_cfg = dict(type="IterBasedTrainLoop", max_iters=2, val_interval=100)
@@ -43,6 +56,8 @@ def test_two_iterations_with_each_optimizer(toy_cfg: Config, kind: str, forwards
     if kind != "SGD":
         assert runner.optim_wrapper.optimizer.stats["grad_evals"] == 2 * forwards_per_iter
         assert int(runner.model.net[1].num_batches_tracked) == 2  # statistics frozen in pass 2
+    if kind in LENGTH_TAKERS:
+        assert runner.optim_wrapper.optimizer.rule.total_steps == 2  # from train_cfg.max_iters
 
 
 def test_arsam_skips_second_passes_after_warmup(toy_cfg: Config) -> None:

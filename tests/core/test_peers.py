@@ -301,7 +301,6 @@ def _next_is_sam(opt: SAM) -> bool:
         ("LookSAM", dict(k=0), ValueError, "k must lie in"),
         ("LookSAM", dict(alpha=-0.5), ValueError, "alpha must lie in"),
         ("LookSAM", dict(alpha="0.7"), TypeError, "alpha must be a number"),
-        ("AESAM", dict(total_steps=None), TypeError, "needs total_steps"),
         ("AESAM", dict(total_steps=0), ValueError, "total_steps must lie in"),
         ("AESAM", dict(delta=1.0), ValueError, r"delta must lie in \[0, 1\)"),
         ("AESAM", dict(delta=-0.1), ValueError, "delta must lie in"),
@@ -309,7 +308,6 @@ def _next_is_sam(opt: SAM) -> bool:
         ("AESAM", dict(lambda_2=None), TypeError, "lambda_2 must be a number"),
         ("RandomSAM", dict(p_start=1.5), ValueError, "p_start must lie in"),
         ("RandomSAM", dict(p_end=-0.1, total_steps=10), ValueError, "p_end must lie in"),
-        ("RandomSAM", dict(p_end=0.9), TypeError, "needs total_steps"),
         ("RandomSAM", dict(p_end=0.9, total_steps=0), ValueError, "total_steps must lie in"),
         ("RandomSAM", dict(seed=1.5), TypeError, "seed must be an integer"),
     ],
@@ -321,18 +319,64 @@ def test_invalid_arguments_name_the_argument(
         make(name, tiny_model(), **kwargs)
 
 
-# ------------------------------------------------------------------ LateSAM
-def test_latesam_takes_the_runs_length_before_the_first_step() -> None:
-    closure = SetGradClosure([1.0] * 40)
-    opt = LateSAM([closure.param], torch.optim.SGD, lr=0.0, sam_fraction=0.25)
-    with pytest.raises(ValueError, match="does not know the run's length"):
+# ------------------------------------------- the run's length, given late
+LENGTH_TAKERS: dict[str, tuple[type[SAM], dict[str, Any]]] = {
+    "LateSAM": (LateSAM, dict(sam_fraction=0.25)),
+    "AESAM": (AESAM, dict()),
+    "RandomSAM": (RandomSAM, dict(p_start=0.0, p_end=1.0, seed=3)),
+}
+VARYING_NORMS = [1.0 + 0.5 * math.sin(1.7 * t) for t in range(40)]
+
+
+def build_length_taker(name: str, closure: SetGradClosure, **kwargs: Any) -> SAM:
+    cls, options = LENGTH_TAKERS[name]
+    return cls([closure.param], torch.optim.SGD, lr=0.0, **options, **kwargs)
+
+
+@pytest.mark.parametrize("name", list(LENGTH_TAKERS))
+def test_the_runs_length_may_come_before_the_first_step(name: str) -> None:
+    reference = SetGradClosure(VARYING_NORMS)
+    expected = drive(build_length_taker(name, reference, total_steps=40), reference)
+    assert True in expected and False in expected
+    closure = SetGradClosure(VARYING_NORMS)
+    opt = build_length_taker(name, closure)
+    with pytest.raises(ValueError, match=f"^{name}.*does not know the run's length"):
         opt.step(closure)
-    assert opt.stats["grad_evals"] == 0 and opt.stats["steps"] == 0
+    closure()
+    with pytest.raises(ValueError, match="set_total_steps"):
+        opt.first_step()
+    assert closure.calls == 1 and opt.stats["grad_evals"] == 0 and opt.stats["steps"] == 0
     opt.set_total_steps(40)
-    assert drive(opt, closure) == [False] * 30 + [True] * 10
+    assert drive(opt, closure) == expected
     opt.set_total_steps(40)  # the same length again is fine
     with pytest.raises(ValueError, match="cannot change after training started"):
         opt.set_total_steps(80)
+
+
+@pytest.mark.parametrize("name", list(LENGTH_TAKERS))
+def test_a_saved_length_must_be_given_before_loading(name: str) -> None:
+    closure = SetGradClosure(VARYING_NORMS[:5])
+    saved = build_length_taker(name, closure, total_steps=40)
+    drive(saved, closure)
+    fresh = build_length_taker(name, SetGradClosure([]))
+    with pytest.raises(ValueError, match="total_steps: checkpoint 40, this optimizer None"):
+        fresh.load_state_dict(saved.state_dict())
+    fresh.set_total_steps(40)
+    fresh.load_state_dict(saved.state_dict())
+    assert fresh.stats == saved.stats
+    with pytest.raises(ValueError, match="cannot change after training started"):
+        fresh.set_total_steps(80)
+
+
+def test_a_constant_randomsam_keeps_the_length_it_was_built_with() -> None:
+    closure = SetGradClosure([1.0] * 4)
+    opt = RandomSAM([closure.param], torch.optim.SGD, lr=0.0, p_start=0.5)
+    opt.set_total_steps(40)  # a constant probability takes no length: settings stay as built
+    assert opt.state_dict()["rule"]["settings"]["total_steps"] is None
+    assert len(drive(opt, closure)) == 4
+
+
+# ------------------------------------------------------------------ LateSAM
 
 
 def test_latesam_runs_sam_exactly_on_the_final_fraction() -> None:

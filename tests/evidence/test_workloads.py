@@ -22,7 +22,7 @@ from tasks.evidence import (
     train_one,
 )
 from tasks.evidence.optimizers import constructor_kwargs
-from tasks.evidence.trainer import batch_indices
+from tasks.evidence.trainer import batch_indices, epoch_batches
 from tasks.evidence.workloads import WORKLOADS, Horizon
 from tools.benchmarking.suite_report import markdown, summarize, verdict
 
@@ -117,6 +117,15 @@ def test_suite_resumes_from_its_file(tmp_path) -> None:
     assert "SAM - base" in markdown(records)
 
 
+def test_editing_one_horizon_retrains_that_horizon_alone(tmp_path) -> None:
+    out = tmp_path / "records.jsonl"
+    two = dataclasses.replace(TINY, horizons={"short": 10, "long": 20})
+    run_suite([two], ["base"], [0], ["short", "long"], workers=1, out=out)
+    longer = dataclasses.replace(two, horizons={"short": 10, "long": 30})
+    records = run_suite([longer], ["base"], [0], ["short", "long"], workers=1, out=out)
+    assert [r["steps"] for r in records] == [10, 30] and len(read_records(out)) == 3
+
+
 def test_suite_runs_in_worker_processes(tmp_path) -> None:
     out = tmp_path / "records.jsonl"
     records = run_suite([TINY], ["base", "SAM"], [0], ["tiny"], workers=2, out=out)
@@ -150,6 +159,16 @@ def test_batches_are_epochs_without_replacement() -> None:
     indices = batch_indices(50, 8, 13, seed=0)
     assert indices.shape == (13, 8)
     assert sorted(indices[:6].flatten().tolist()) == sorted(set(indices[:6].flatten().tolist()))
+
+
+def test_epoch_batches_equal_indexing_every_step() -> None:
+    x, y = torch.randn(50, 1, 2, 2), torch.arange(50)
+    indices = batch_indices(50, 8, 13, seed=3)
+    batches = list(epoch_batches(x, y, indices, per_epoch=6))
+    assert len(batches) == 13
+    for step, (x_batch, y_batch) in enumerate(batches):
+        assert torch.equal(x_batch, x[indices[step]]) and torch.equal(y_batch, y[indices[step]])
+        assert x_batch.is_contiguous()
 
 
 def test_default_workloads_are_declared_consistently() -> None:
