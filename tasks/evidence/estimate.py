@@ -18,7 +18,8 @@ def time_per_step(
 ) -> float:
     """Seconds per step of ``optimizer`` on the model ``workload`` trains at ``horizon``."""
     model, kwargs = workload.model_at(horizon)
-    probe = dataclasses.replace(workload, horizons={"probe": Horizon(steps, model, kwargs)})
+    probe_horizon = Horizon(steps, model, kwargs, workload.data_at(horizon))
+    probe = dataclasses.replace(workload, horizons={"probe": probe_horizon})
     train_one(probe, optimizer, seed=0, horizon="probe")  # warm-up: imports, allocator, data
     return train_one(probe, optimizer, seed=0, horizon="probe")["wall_time_s"] / steps
 

@@ -32,7 +32,7 @@ from torch.utils.data import Dataset
 from .data import load_tensors
 from .models import build_model
 from .trainer import cosine_lr
-from .workloads import get_workload
+from .workloads import Workload, get_workload
 
 SPLITS = ("train", "test")
 
@@ -40,6 +40,13 @@ SPLITS = ("train", "test")
 def run_seed(seed: int | None = None) -> int:
     """``seed``, or else the run's: the seed MMEngine's Runner last gave torch."""
     return torch.initial_seed() if seed is None else int(seed)
+
+
+def check_horizon(workload: Workload, horizon: str | None) -> None:
+    """Raise ValueError unless ``horizon`` is None or one of the workload's horizon labels."""
+    if horizon is not None and horizon not in workload.horizons:
+        known = ", ".join(workload.horizons)
+        raise ValueError(f"{workload.name} has no horizon {horizon!r}; known: {known}")
 
 
 @DATASETS.register_module()
@@ -50,13 +57,22 @@ class EvidenceDataset(Dataset):
         workload: a name in ``tasks.evidence.WORKLOADS``.
         split: 'train' (labels noised as the workload says) or 'test' (clean labels).
         seed: seed of the label noise; None: the run's seed.
+        horizon: a label of the workload's horizons whose data to load (a long horizon may
+            use other data); None: the workload's own.
     """
 
-    def __init__(self, workload: str, split: str = "train", seed: int | None = None) -> None:
+    def __init__(
+        self,
+        workload: str,
+        split: str = "train",
+        seed: int | None = None,
+        horizon: str | None = None,
+    ) -> None:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
         self.workload = get_workload(workload)
-        data = load_tensors(self.workload.data, run_seed(seed))
+        check_horizon(self.workload, horizon)
+        data = load_tensors(self.workload.data_at(horizon), run_seed(seed))
         train = split == "train"
         self.inputs = data.x_train if train else data.x_test
         self.labels = data.y_train if train else data.y_test
@@ -120,12 +136,10 @@ class EvidenceClassifier(BaseModel):
     ) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         spec = get_workload(workload)
-        if horizon is not None and horizon not in spec.horizons:
-            known = ", ".join(spec.horizons)
-            raise ValueError(f"{workload} has no horizon {horizon!r}; known: {known}")
+        check_horizon(spec, horizon)
         name, kwargs = spec.model_at(horizon) if horizon else (spec.model, spec.model_kwargs)
         seed = run_seed(seed)
-        data = load_tensors(spec.data, seed)
+        data = load_tensors(spec.data_at(horizon), seed)
         torch.manual_seed(seed)
         self.network = build_model(name, data.in_shape, data.num_classes, **kwargs)
 

@@ -88,7 +88,7 @@ def train_one(
     spec = optimizer_spec(optimizer)
     steps = workload.steps(horizon)
     model_name, model_kwargs = workload.model_at(horizon)
-    data = data if data is not None else load_tensors(workload.data, seed)
+    data = data if data is not None else load_tensors(workload.data_at(horizon), seed)
     torch.manual_seed(seed)
     model = build_model(model_name, data.in_shape, data.num_classes, **model_kwargs)
     opt, kwargs = build_optimizer(

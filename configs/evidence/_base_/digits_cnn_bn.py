@@ -6,7 +6,8 @@
 # configs' numbers. Everything except the optimizer; the leaves add it.
 #
 #   horizon: --cfg-options train_cfg.max_iters=10000 (default 1000, the suite's "1k"). At
-#            50000 the suite trains an MLP with BatchNorm instead: add model.horizon=50k.
+#            50000 the suite trains an MLP with BatchNorm on all 1347 digits instead: add
+#            model.horizon=50k train_dataloader.dataset.horizon=50k.
 #   seed:    --cfg-options randomness.seed=N (label noise, batch order and initialisation, as
 #            train_one(..., seed=N)).
 # The leaves say which of their optimizer settings follow the horizon or the seed.
