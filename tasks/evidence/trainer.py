@@ -70,7 +70,7 @@ def workload_config(workload: Workload) -> dict[str, Any]:
 def horizon_config(config: dict[str, Any], horizon: str) -> dict[str, Any]:
     """The settings of ``config`` (a ``workload_config``) that a run at ``horizon`` uses.
 
-    A run's identity: changing another horizon's length or model leaves it current.
+    A run's identity: changing another horizon's length, model or data leaves it current.
     """
     settings = {key: value for key, value in config.items() if key != "horizons"}
     settings["horizon"] = config.get("horizons", {}).get(horizon)
