@@ -31,7 +31,7 @@ from torch.utils.data import Dataset
 
 from .data import load_tensors
 from .models import build_model
-from .trainer import cosine_lr
+from .trainer import batches_per_epoch, cosine_lr
 from .workloads import Workload, get_workload
 
 SPLITS = ("train", "test")
@@ -107,7 +107,7 @@ class EvidenceSampler(InfiniteSampler):
 
     def __len__(self) -> int:
         """Samples per epoch: the whole batches of one permutation."""
-        return max(self.size // self.batch_size, 1) * self.batch_size
+        return batches_per_epoch(self.size, self.batch_size) * self.batch_size
 
     def _infinite_indices(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(self.seed)

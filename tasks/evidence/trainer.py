@@ -20,10 +20,15 @@ from .workloads import Workload
 _EVAL_CHUNK = 4096
 
 
+def batches_per_epoch(num_samples: int, batch_size: int) -> int:
+    """Whole batches in one permutation of the samples (at least one)."""
+    return max(num_samples // batch_size, 1)
+
+
 def batch_indices(num_samples: int, batch_size: int, steps: int, seed: int) -> Tensor:
     """(steps, batch_size) sample indices: successive random permutations (epochs), cut."""
     generator = torch.Generator().manual_seed(seed)
-    per_epoch = max(num_samples // batch_size, 1)
+    per_epoch = batches_per_epoch(num_samples, batch_size)
     epochs = math.ceil(steps / per_epoch)
     used = per_epoch * batch_size
     orders = [torch.randperm(num_samples, generator=generator)[:used] for _ in range(epochs)]
@@ -103,7 +108,7 @@ def train_one(
     if hasattr(opt, "freeze_statistics_of"):
         opt.freeze_statistics_of(model)
     indices = batch_indices(len(data.y_train), workload.batch_size, steps, seed)
-    per_epoch = max(len(data.y_train) // workload.batch_size, 1)
+    per_epoch = batches_per_epoch(len(data.y_train), workload.batch_size)
     loss_fn = nn.functional.cross_entropy
     x_train, y_train = data.x_train, data.y_train
     groups = opt.param_groups
