@@ -9,6 +9,7 @@ whole of what ARSAM adds to it:
 3. SAM step: pass 2 at w + e as in SAM, then               ``on_sam_gradient``
        PSF := g_sam - g                                    ``store_difference``
        record ||PSF||_S and ||g||_S for the quota           ``schedule.record``
+       (horizon schedule: keep PSF's part orthogonal to g)  ``remove_component_along``
    the base optimizer steps with g_sam
 4. reuse step (one pass): c from the schedule;             ``on_one_pass_gradient``
        g := g + c PSF while c > 0, plain g after           ``add_scaled``
@@ -34,7 +35,13 @@ from torch import Tensor
 
 from .arguments import run_length_changes
 from .arsam_schedule import PaperSchedule
-from .gradients import GroupParams, add_scaled, store_difference, with_first_grads
+from .gradients import (
+    GroupParams,
+    add_scaled,
+    remove_component_along,
+    store_difference,
+    with_first_grads,
+)
 from .horizon_schedule import HorizonSchedule
 from .multi_tensor import l2_norm
 from .rule import StepRule
@@ -88,7 +95,11 @@ class PSFReuse(StepRule):
         inverse_scale: float | Tensor,
         checked: bool,
     ) -> bool:
-        """PSF := g_sam - g (unscaled units) and record ||PSF||_S, ||g||_S; .grad keeps g_sam."""
+        """PSF := g_sam - g (unscaled units), ||PSF||_S and ||g||_S recorded; .grad keeps g_sam.
+
+        The horizon schedule then keeps for reuse only PSF's part orthogonal to g: the part
+        along g is a multiple of this minibatch's own gradient (docs/method.md).
+        """
         params, g = with_first_grads(groups, first_grads)
         psf = [self._psf_buffer(p) for p in params]
         store_difference(psf, [p.grad for p in params], g, inverse_scale)
@@ -98,6 +109,8 @@ class PSFReuse(StepRule):
             psf_norm = l2_norm([self.state[p]["psf"] for p in subset])
             grad_norm = l2_norm([first_grad_of[id(p)] for p in subset]) * inverse_scale
             self.schedule.record(psf_norm, grad_norm)
+        if getattr(self.schedule, "reuse_component", "full") == "orthogonal":
+            remove_component_along(psf, g)
         return True
 
     def on_one_pass_gradient(self, param_groups: list[dict[str, Any]]) -> None:
@@ -140,6 +153,12 @@ class PSFReuse(StepRule):
             "stat_params": len(self.stat_params),
         }
 
+    def saved_settings(self, saved: dict[str, Any]) -> dict[str, Any]:
+        """Horizon checkpoints written before ``reuse_component`` existed reused PSF whole."""
+        if saved.get("schedule") == "horizon" and "reuse_component" not in saved:
+            return {**saved, "reuse_component": "full"}
+        return saved
+
     def state_dict(self) -> dict[str, Any]:
         """The schedule's progress."""
         return self.schedule.state_dict()
@@ -162,7 +181,7 @@ class ARSAM(TwoPassOptimizer):
             ``total_steps``, takes none of the paper's arguments).
         horizon_options: options of the horizon-aware schedule for studies
             (core/horizon_schedule.py: budget, warmup_fraction, late_weight,
-            adapt_gain, reuse_decay, reuse_cap); None: its defaults.
+            adapt_gain, reuse_decay, reuse_cap, reuse_component); None: its defaults.
         warmup_steps: leading steps that are all SAM steps (paper schedule).
         window: K, steps per window (paper schedule).
         reuse_steps: steps after a SAM step that mix in the stored PSF.
@@ -197,7 +216,7 @@ class ARSAM(TwoPassOptimizer):
         seed: int = 0,
         total_steps: int | None = None,
         schedule: str = "auto",
-        horizon_options: dict[str, float | None] | None = None,
+        horizon_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         if schedule not in SCHEDULES:

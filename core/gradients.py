@@ -93,6 +93,29 @@ def add_scaled(grads: list[Tensor], term: list[Tensor], coefficient: float | Ten
         torch._foreach_add_(grads, term, alpha=coefficient)
 
 
+def cosine(a: list[Tensor], a_norm: Tensor, b: list[Tensor], b_norm: Tensor) -> Tensor:
+    """cos(a, b) = 1 - ||a / ||a|| - b / ||b||||^2 / 2, to within rounding of 1.
+
+    Exact to rounding when a and b are nearly parallel. Both vectors are normalised
+    first, so their units (loss scales) may differ.
+    """
+    one = torch.ones_like(a_norm)
+    gap = torch._foreach_mul(a, safe_ratio(one, a_norm))
+    torch._foreach_sub_(gap, torch._foreach_mul(b, safe_ratio(one, b_norm)))
+    return 1 - l2_norm(gap).square() / 2
+
+
+def remove_component_along(x: list[Tensor], g: list[Tensor]) -> None:
+    """x := x - (x . g / ||g||^2) g, in place: the part of x orthogonal to g (g = 0: x unchanged).
+
+    Global over the lists, not per tensor. g's units may differ from x's (a loss-scaled
+    first pass): only its direction enters.
+    """
+    x_norm, g_norm = l2_norm(x), l2_norm(g)
+    along = safe_ratio(x_norm * cosine(x, x_norm, g, g_norm), g_norm)
+    torch._foreach_add_(x, torch._foreach_mul(g, -along))
+
+
 def safe_ratio(numerator: Tensor, denominator: Tensor) -> Tensor:
     """numerator / denominator, or 0 where the denominator is 0, without leaving the device."""
     nonzero = denominator != 0

@@ -13,8 +13,10 @@ With T known:
   where s = log(mean r of the last window / mean r of the window before) is a
   drift-free trend of r = ||PSF||_S / ||g||_S (its mean is 0 for a stationary series);
 - SAM steps spread evenly over the window (at the centres of q equal slots);
-- reuse: c = 1 until the next SAM step (``reuse_decay``=1, ``reuse_steps`` unbounded), the
-  added term c PSF bounded to ``reuse_cap`` times the current gradient's norm.
+- reuse: c = 1 until the next SAM step (``reuse_decay``=1, ``reuse_steps`` unbounded) of
+  the part of PSF orthogonal to the SAM step's g (``reuse_component``='orthogonal'; 'full'
+  reuses PSF whole), the added term c PSF bounded to ``reuse_cap`` times the current
+  gradient's norm.
 
 The host decides every step from host counters alone (no random draws: every
 rank takes the same decisions); the device is read once per window (the trend and
@@ -39,7 +41,9 @@ DEFAULTS = dict(
     adapt_gain=0.0,
     reuse_decay=1.0,
     reuse_cap=1.0,
+    reuse_component="orthogonal",
 )
+REUSE_COMPONENTS = ("orthogonal", "full")
 
 
 def window_for(total_steps: int) -> int:
@@ -68,7 +72,7 @@ class HorizonSchedule:
 
     name = "horizon"
 
-    def __init__(self, *, total_steps: int, **options: float) -> None:
+    def __init__(self, *, total_steps: int, **options: Any) -> None:
         check_number("total_steps", total_steps, low=1, integer=True)
         unknown = sorted(set(options) - set(DEFAULTS))
         if unknown:
@@ -83,6 +87,12 @@ class HorizonSchedule:
         check_number("reuse_decay", settings["reuse_decay"], low=0.0, high=1.0)
         if settings["reuse_cap"] is not None:  # None: the reused term is not bounded
             check_number("reuse_cap", settings["reuse_cap"], low=0.0)
+        if settings["reuse_component"] not in REUSE_COMPONENTS:
+            raise ValueError(
+                f"reuse_component must be 'orthogonal' (reuse the part of PSF orthogonal to the "
+                f"SAM step's gradient, the default) or 'full' (reuse PSF whole), got "
+                f"{settings['reuse_component']!r}"
+            )
         self.total_steps = total_steps
         self.budget = float(settings["budget"])
         self.warmup_fraction = float(settings["warmup_fraction"])
@@ -91,6 +101,7 @@ class HorizonSchedule:
         self.reuse_decay = float(settings["reuse_decay"])
         cap = settings["reuse_cap"]
         self.reuse_cap: float | None = None if cap is None else float(cap)
+        self.reuse_component = str(settings["reuse_component"])
         self.window = window_for(total_steps)
         self.warmup_steps = min(round(self.warmup_fraction * total_steps), total_steps)
         self.budget_steps = max(round(self.budget * total_steps), self.warmup_steps)
@@ -118,6 +129,7 @@ class HorizonSchedule:
             "adapt_gain": self.adapt_gain,
             "reuse_decay": self.reuse_decay,
             "reuse_cap": self.reuse_cap,
+            "reuse_component": self.reuse_component,
             "window": self.window,
             "warmup_steps": self.warmup_steps,
         }

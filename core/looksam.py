@@ -32,21 +32,10 @@ import torch
 from torch import Tensor
 
 from .arguments import check_number
-from .gradients import GroupParams, safe_ratio, with_first_grads
+from .gradients import GroupParams, cosine, safe_ratio, with_first_grads
 from .multi_tensor import is_finite, l2_norm
 from .sam_k import EveryKthStep
 from .two_pass import TwoPassOptimizer
-
-
-def cosine(a: list[Tensor], a_norm: Tensor, b: list[Tensor], b_norm: Tensor) -> Tensor:
-    """cos(a, b) = 1 - ||a / ||a|| - b / ||b||||^2 / 2, exact to rounding for nearly parallel a, b.
-
-    Both vectors are normalised first, so their units (loss scales) may differ.
-    """
-    one = torch.ones_like(a_norm)
-    gap = torch._foreach_mul(a, safe_ratio(one, a_norm))
-    torch._foreach_sub_(gap, torch._foreach_mul(b, safe_ratio(one, b_norm)))
-    return 1 - l2_norm(gap).square() / 2
 
 
 def orthogonal_direction(g: list[Tensor], g_sam: list[Tensor]) -> tuple[list[Tensor], Tensor]:

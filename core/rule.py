@@ -83,6 +83,10 @@ class StepRule:
         """Every hyperparameter of the rule, as plain Python values."""
         return {}
 
+    def saved_settings(self, saved: dict[str, Any]) -> dict[str, Any]:
+        """A checkpoint's settings, with what older versions did not save filled in as it was."""
+        return saved
+
     def state_dict(self) -> dict[str, Any]:
         """The rule's own progress (its parameter buffers are in the optimizer's state)."""
         return {}

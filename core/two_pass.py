@@ -461,7 +461,8 @@ class TwoPassOptimizer(torch.optim.Optimizer):
                 f"the checkpoint's {kind} used the {rule['name']!r} schedule, this one "
                 f"{self.rule.name!r}: resume with the same schedule"
             )
-        check_settings(f"{kind} ({rule['name']})", rule["settings"], self.rule.settings())
+        saved = self.rule.saved_settings(rule["settings"])
+        check_settings(f"{kind} ({rule['name']})", saved, self.rule.settings())
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a state_dict written by the same optimizer with the same rule settings."""

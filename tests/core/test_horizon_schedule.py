@@ -9,6 +9,7 @@ import torch
 
 from core import ARSAM, HorizonSchedule, PaperSchedule
 from core.arsam import capped_coefficient
+from core.gradients import remove_component_along
 from core.horizon_schedule import allocation_weight, spread_evenly, window_for
 
 from .helpers import CountingClosure, batches, run, tiny_model
@@ -44,7 +45,7 @@ def test_warmup_and_late_weight_shape_the_allocation() -> None:
     assert allocation_weight(0.0, 0.5) == 0.5 and allocation_weight(1.0, 0.5) == 1.5
 
 
-def test_psf_is_reused_in_full_until_the_next_sam_step() -> None:
+def test_psf_is_reused_with_c_1_until_the_next_sam_step() -> None:
     schedule = HorizonSchedule(total_steps=100)
     coefficients = []
     for _ in range(20):
@@ -93,6 +94,7 @@ def test_window_follows_the_horizon() -> None:
         (dict(late_weight=-0.1), "late_weight must lie in"),
         (dict(reuse_decay=2.0), "reuse_decay must lie in"),
         (dict(reuse_cap=-1.0), "reuse_cap must lie in"),
+        (dict(reuse_component="parallel"), "reuse_component must be 'orthogonal'"),
         (dict(windw=10), "unknown horizon schedule option"),
     ],
 )
@@ -152,3 +154,62 @@ def test_horizon_options_reach_the_schedule_and_its_settings() -> None:
     )
     assert opt.schedule.budget_steps == 50
     assert opt.state_dict()["rule"]["settings"]["reuse_decay"] == 0.7
+
+
+def test_remove_component_along_keeps_the_part_orthogonal_to_g() -> None:
+    x = [torch.tensor([1.0, 2.0]), torch.tensor([0.0])]
+    remove_component_along(x, [torch.tensor([3.0, 0.0]), torch.tensor([4.0])])
+    # x . g / ||g||^2 = 3 / 25: x - 0.12 g, across both tensors at once
+    assert torch.cat(x).tolist() == pytest.approx([1.0 - 0.36, 2.0, -0.48], abs=1e-6)
+    unchanged = [torch.tensor([1.0, 2.0])]
+    remove_component_along(unchanged, [torch.zeros(2)])
+    assert unchanged[0].tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    ("component", "loss_scale", "expected"),
+    [
+        ("orthogonal", 1.0, [-0.32, 0.24]),
+        ("orthogonal", 1024.0, [-0.32, 0.24]),  # a loss-scaled first pass: only g's direction
+        ("full", 1.0, [1.0, 2.0]),
+    ],
+)
+def test_a_sam_step_keeps_the_part_of_psf_its_schedule_reuses(
+    component: str, loss_scale: float, expected: list[float]
+) -> None:
+    param = torch.nn.Parameter(torch.zeros(2))
+    opt = ARSAM(
+        [param],
+        torch.optim.SGD,
+        lr=0.0,
+        total_steps=100,
+        horizon_options=dict(reuse_component=component),
+    )
+    g, g_sam = torch.tensor([3.0, 4.0]), torch.tensor([4.0, 6.0])  # PSF = g_sam - g = (1, 2)
+    param.grad = g_sam.clone()
+    groups = [(opt.param_groups[0], [param])]
+    opt.rule.on_sam_gradient(groups, [[g * loss_scale]], 1.0 / loss_scale, checked=False)
+    # (1, 2) . (3, 4) / 25 = 0.44: the part along g is 0.44 g = (1.32, 1.76)
+    assert opt.state[param]["psf"].tolist() == pytest.approx(expected, abs=1e-5)
+    assert param.grad.tolist() == [4.0, 6.0]  # the SAM step itself still takes g_sam
+    assert opt.schedule.settings()["reuse_component"] == component
+
+
+def test_a_checkpoint_from_before_reuse_component_resumes_as_full_reuse() -> None:
+    model = tiny_model()
+    opt = ARSAM(model.parameters(), torch.optim.SGD, lr=0.1, total_steps=30)
+    run(opt, CountingClosure(model, opt), batches(3))
+    state = opt.state_dict()
+    del state["rule"]["settings"]["reuse_component"]
+    default = ARSAM(tiny_model().parameters(), torch.optim.SGD, lr=0.1, total_steps=30)
+    with pytest.raises(ValueError, match="reuse_component: checkpoint 'full', this optimizer"):
+        default.load_state_dict(state)
+    full = ARSAM(
+        tiny_model().parameters(),
+        torch.optim.SGD,
+        lr=0.1,
+        total_steps=30,
+        horizon_options=dict(reuse_component="full"),
+    )
+    full.load_state_dict(state)
+    assert full.schedule.step == 3

@@ -14,7 +14,7 @@
 workload = "digits_cnn_bn_sgd"
 # The workload's optimizer settings, for the leaves (a test checks them against the workload).
 base_optimizer = dict(type="SGD", lr=0.05, momentum=0.9, weight_decay=5e-4)
-rho = 0.3
+rho = 0.6
 
 custom_imports = dict(
     imports=["core.mmengine_adapter", "tasks.classification", "tasks.evidence.mmengine_plugins"],
