@@ -105,15 +105,19 @@ def cosine(a: list[Tensor], a_norm: Tensor, b: list[Tensor], b_norm: Tensor) -> 
     return 1 - l2_norm(gap).square() / 2
 
 
-def remove_component_along(x: list[Tensor], g: list[Tensor]) -> None:
-    """x := x - (x . g / ||g||^2) g, in place: the part of x orthogonal to g (g = 0: x unchanged).
+def coefficient_along(x: list[Tensor], g: list[Tensor]) -> Tensor:
+    """p with p g the projection of x on g (x . g / ||g||^2; 0 when g = 0), on the device.
 
-    Global over the lists, not per tensor. g's units may differ from x's (a loss-scaled
-    first pass): only its direction enters.
+    Global over the lists, not per tensor. Only g's direction enters p g, so g's units
+    may differ from x's (a loss-scaled first pass).
     """
     x_norm, g_norm = l2_norm(x), l2_norm(g)
-    along = safe_ratio(x_norm * cosine(x, x_norm, g, g_norm), g_norm)
-    torch._foreach_add_(x, torch._foreach_mul(g, -along))
+    return safe_ratio(x_norm * cosine(x, x_norm, g, g_norm), g_norm)
+
+
+def remove_component_along(x: list[Tensor], g: list[Tensor]) -> None:
+    """x := x - (x . g / ||g||^2) g, in place: the part of x orthogonal to g (g = 0: unchanged)."""
+    torch._foreach_add_(x, torch._foreach_mul(g, -coefficient_along(x, g)))
 
 
 def safe_ratio(numerator: Tensor, denominator: Tensor) -> Tensor:

@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from .arguments import check_number
-from .gradients import GroupParams, cosine, safe_ratio, with_first_grads
+from .gradients import GroupParams, coefficient_along, safe_ratio, with_first_grads
 from .multi_tensor import is_finite, l2_norm
 from .sam_k import EveryKthStep
 from .two_pass import TwoPassOptimizer
@@ -40,9 +40,7 @@ from .two_pass import TwoPassOptimizer
 
 def orthogonal_direction(g: list[Tensor], g_sam: list[Tensor]) -> tuple[list[Tensor], Tensor]:
     """(v, ||g_v||): g_v = g_sam - ||g_sam|| cos(g_sam, g) g / ||g||, v = g_v / ||g_v||."""
-    g_norm, g_sam_norm = l2_norm(g), l2_norm(g_sam)
-    projection = safe_ratio(g_sam_norm * cosine(g, g_norm, g_sam, g_sam_norm), g_norm)
-    g_v = torch._foreach_mul(g, -projection)
+    g_v = torch._foreach_mul(g, -coefficient_along(g_sam, g))
     torch._foreach_add_(g_v, g_sam)
     g_v_norm = l2_norm(g_v)
     torch._foreach_mul_(g_v, safe_ratio(torch.ones_like(g_v_norm), g_v_norm))
