@@ -9,7 +9,8 @@ whole of what ARSAM adds to it:
 3. SAM step: pass 2 at w + e as in SAM, then               ``on_sam_gradient``
        PSF := g_sam - g                                    ``store_difference``
        record ||PSF||_S and ||g||_S for the quota           ``schedule.record``
-       (horizon schedule: keep PSF's part orthogonal to g)  ``remove_component_along``
+       (horizon schedule: drop a share u = t/T of PSF's     ``remove_component_along``
+        part along g: whole early, orthogonal late)
    the base optimizer steps with g_sam
 4. reuse step (one pass): c from the schedule;             ``on_one_pass_gradient``
        g := g + c PSF while c > 0, plain g after           ``add_scaled``
@@ -97,8 +98,9 @@ class PSFReuse(StepRule):
     ) -> bool:
         """PSF := g_sam - g (unscaled units), ||PSF||_S and ||g||_S recorded; .grad keeps g_sam.
 
-        The horizon schedule then keeps for reuse only PSF's part orthogonal to g: the part
-        along g is a multiple of this minibatch's own gradient (docs/method.md).
+        The horizon schedule then drops the schedule's share of PSF's part along g (a
+        multiple of this minibatch's own gradient): none at the start of training, all of it
+        at the end (docs/method.md, "What is reused"). The paper's schedule keeps PSF whole.
         """
         params, g = with_first_grads(groups, first_grads)
         psf = [self._psf_buffer(p) for p in params]
@@ -109,8 +111,9 @@ class PSFReuse(StepRule):
             psf_norm = l2_norm([self.state[p]["psf"] for p in subset])
             grad_norm = l2_norm([first_grad_of[id(p)] for p in subset]) * inverse_scale
             self.schedule.record(psf_norm, grad_norm)
-        if getattr(self.schedule, "reuse_component", "full") == "orthogonal":
-            remove_component_along(psf, g)
+        share = self.schedule.along_share_removed()
+        if share:
+            remove_component_along(psf, g, share)
         return True
 
     def on_one_pass_gradient(self, param_groups: list[dict[str, Any]]) -> None:

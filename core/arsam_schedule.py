@@ -221,6 +221,10 @@ class PaperSchedule:
             return True
         return self.plan[(self.step - self.warmup_steps) % self.window]
 
+    def along_share_removed(self) -> float:
+        """0: the paper reuses PSF whole."""
+        return 0.0
+
     def mixing_coefficient(self) -> float:
         """c for the coming step: reuse_decay ** k for the k-th step after a SAM step, 0 after."""
         if self.steps_since_sam is None or self.steps_since_sam >= self.reuse_steps:

@@ -115,9 +115,12 @@ def coefficient_along(x: list[Tensor], g: list[Tensor]) -> Tensor:
     return safe_ratio(x_norm * cosine(x, x_norm, g, g_norm), g_norm)
 
 
-def remove_component_along(x: list[Tensor], g: list[Tensor]) -> None:
-    """x := x - (x . g / ||g||^2) g, in place: the part of x orthogonal to g (g = 0: unchanged)."""
-    torch._foreach_add_(x, torch._foreach_mul(g, -coefficient_along(x, g)))
+def remove_component_along(x: list[Tensor], g: list[Tensor], share: float = 1.0) -> None:
+    """x := x - share (x . g / ||g||^2) g, in place (share 1: the part of x orthogonal to g).
+
+    g = 0 leaves x unchanged.
+    """
+    torch._foreach_add_(x, torch._foreach_mul(g, -share * coefficient_along(x, g)))
 
 
 def safe_ratio(numerator: Tensor, denominator: Tensor) -> Tensor:

@@ -14,9 +14,10 @@ With T known:
   drift-free trend of r = ||PSF||_S / ||g||_S (its mean is 0 for a stationary series);
 - SAM steps spread evenly over the window (at the centres of q equal slots);
 - reuse: c = 1 until the next SAM step (``reuse_decay``=1, ``reuse_steps`` unbounded) of
-  the part of PSF orthogonal to the SAM step's g (``reuse_component``='orthogonal'; 'full'
-  reuses PSF whole), the added term c PSF bounded to ``reuse_cap`` times the current
-  gradient's norm.
+  PSF with its part along the SAM step's g fading out over training: PSF - u (PSF . g /
+  ||g||^2) g at progress u = t / T (``reuse_component``='fading'; 'orthogonal' removes
+  that part at every step, 'full' reuses PSF whole), the added term c PSF bounded to
+  ``reuse_cap`` times the current gradient's norm.
 
 The host decides every step from host counters alone (no random draws: every
 rank takes the same decisions); the device is read once per window (the trend and
@@ -41,9 +42,9 @@ DEFAULTS = dict(
     adapt_gain=0.0,
     reuse_decay=1.0,
     reuse_cap=1.0,
-    reuse_component="orthogonal",
+    reuse_component="fading",
 )
-REUSE_COMPONENTS = ("orthogonal", "full")
+REUSE_COMPONENTS = ("fading", "orthogonal", "full")
 
 
 def window_for(total_steps: int) -> int:
@@ -68,7 +69,7 @@ def cumulative_share(progress: float, late_weight: float) -> float:
 
 
 class HorizonSchedule:
-    """A budget of SAM steps for a run of ``total_steps``, placed by window, PSF reused in full."""
+    """A budget of SAM steps for a run of ``total_steps``, placed by window, PSF reused between."""
 
     name = "horizon"
 
@@ -89,8 +90,9 @@ class HorizonSchedule:
             check_number("reuse_cap", settings["reuse_cap"], low=0.0)
         if settings["reuse_component"] not in REUSE_COMPONENTS:
             raise ValueError(
-                f"reuse_component must be 'orthogonal' (reuse the part of PSF orthogonal to the "
-                f"SAM step's gradient, the default) or 'full' (reuse PSF whole), got "
+                f"reuse_component must be 'fading' (the part of PSF along the SAM step's "
+                f"gradient fades out over training, the default), 'orthogonal' (reuse only the "
+                f"part orthogonal to that gradient) or 'full' (reuse PSF whole), got "
                 f"{settings['reuse_component']!r}"
             )
         self.total_steps = total_steps
@@ -142,6 +144,16 @@ class HorizonSchedule:
         if self.step >= self.total_steps:
             return False
         return self.plan[(self.step - self.warmup_steps) % self.window]
+
+    def along_share_removed(self) -> float:
+        """Share of PSF's part along g that the coming SAM step drops before PSF is reused.
+
+        'fading': the progress t / T (whole PSF at the start, its orthogonal part at the
+        end); 'orthogonal': 1; 'full': 0.
+        """
+        if self.reuse_component == "fading":
+            return min(self.step / self.total_steps, 1.0)
+        return 1.0 if self.reuse_component == "orthogonal" else 0.0
 
     def mixing_coefficient(self) -> float:
         """c for the coming step: reuse_decay^k after a SAM step (1: until the next one)."""

@@ -18,7 +18,7 @@ import torch
 
 from .optimizers import OptimizerSpec, optimizer_spec
 from .progress import Progress
-from .trainer import horizon_config, train_one, workload_config
+from .trainer import horizon_config, run_settings, train_one, workload_config
 from .workloads import Workload
 
 RunKey = tuple[str, str, int, str]
@@ -87,7 +87,9 @@ def run_suite(
     """Train every combination not yet in ``out``; all requested records, new and old.
 
     A stored record counts as done only if it was trained with the settings its horizon uses
-    now (``horizon_config``): editing one horizon re-trains that horizon's runs alone.
+    now (``horizon_config``: editing one horizon re-trains that horizon's runs alone) and
+    with the optimizer settings a run would have now (``run_settings``: a changed default
+    re-trains that optimizer's runs; records without them are trained again).
 
     ``horizons`` are labels; a workload without one of them skips it. ``imports`` are
     modules each worker imports first (e.g. to register more optimizers).
@@ -105,7 +107,6 @@ def run_suite(
         horizon = record["horizon"]
         return horizon_config(stored, horizon) == horizon_config(now, horizon)
 
-    done = {run_key(r): r for r in read_records(out) if current(r)}
     jobs = [
         (workload, spec, seed, horizon)
         for workload in workloads
@@ -115,6 +116,12 @@ def run_suite(
         for seed in seeds
     ]
     wanted = [(j[0].name, j[1].label, j[2], j[3]) for j in jobs]
+    stored = {run_key(r): r for r in read_records(out) if current(r)}
+    done = {
+        key: stored[key]
+        for job, key in zip(jobs, wanted)
+        if key in stored and stored[key].get("optimizer_settings") == run_settings(*job)
+    }
     todo = sorted((j for j, key in zip(jobs, wanted) if key not in done), key=_cost, reverse=True)
     progress = Progress([_cost(job) for job in todo])
     if verbose:

@@ -82,6 +82,47 @@ def horizon_config(config: dict[str, Any], horizon: str) -> dict[str, Any]:
     return settings
 
 
+def optimizer_settings(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """The optimizer's class and its rule's settings, defaults included, as JSON values.
+
+    Part of a run's identity: a changed default (e.g. what ARSAM reuses) changes them
+    although the arguments the run was built with do not.
+    """
+    settings: dict[str, Any] = {"class": type(optimizer).__name__}
+    rule = getattr(optimizer, "rule", None)
+    if rule is not None:
+        settings.update(rule=rule.name, **rule.settings())
+    return json.loads(json.dumps(settings))
+
+
+def build_run(
+    workload: Workload, spec: OptimizerSpec, seed: int, horizon: str, data: Tensors
+) -> tuple[nn.Module, torch.optim.Optimizer, dict[str, Any]]:
+    """The seeded model and the optimizer (with its arguments) of one run, before training."""
+    model_name, model_kwargs = workload.model_at(horizon)
+    torch.manual_seed(seed)
+    model = build_model(model_name, data.in_shape, data.num_classes, **model_kwargs)
+    opt, kwargs = build_optimizer(
+        spec,
+        model.parameters(),
+        workload.base,
+        {"lr": workload.lr, **workload.base_kwargs},
+        workload.rho,
+        workload.steps(horizon),
+        seed,
+    )
+    return model, opt, kwargs
+
+
+def run_settings(
+    workload: Workload, optimizer: OptimizerSpec | str, seed: int, horizon: str
+) -> dict[str, Any]:
+    """The ``optimizer_settings`` a run of these would record (builds it; trains nothing)."""
+    data = load_tensors(workload.data_at(horizon), seed)
+    _, opt, _ = build_run(workload, optimizer_spec(optimizer), seed, horizon, data)
+    return optimizer_settings(opt)
+
+
 def train_one(
     workload: Workload,
     optimizer: OptimizerSpec | str,
@@ -92,19 +133,10 @@ def train_one(
     """Train ``workload`` with ``optimizer`` for the horizon's steps; the run's record."""
     spec = optimizer_spec(optimizer)
     steps = workload.steps(horizon)
-    model_name, model_kwargs = workload.model_at(horizon)
+    model_name = workload.model_at(horizon)[0]
     data = data if data is not None else load_tensors(workload.data_at(horizon), seed)
-    torch.manual_seed(seed)
-    model = build_model(model_name, data.in_shape, data.num_classes, **model_kwargs)
-    opt, kwargs = build_optimizer(
-        spec,
-        model.parameters(),
-        workload.base,
-        {"lr": workload.lr, **workload.base_kwargs},
-        workload.rho,
-        steps,
-        seed,
-    )
+    model, opt, kwargs = build_run(workload, spec, seed, horizon, data)
+    settings = optimizer_settings(opt)
     if hasattr(opt, "freeze_statistics_of"):
         opt.freeze_statistics_of(model)
     indices = batch_indices(len(data.y_train), workload.batch_size, steps, seed)
@@ -138,6 +170,7 @@ def train_one(
         "optimizer": spec.label,
         "optimizer_name": spec.name,
         "optimizer_kwargs": kwargs,
+        "optimizer_settings": settings,
         "base": workload.base,
         "seed": seed,
         "horizon": horizon,

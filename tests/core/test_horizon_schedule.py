@@ -94,7 +94,7 @@ def test_window_follows_the_horizon() -> None:
         (dict(late_weight=-0.1), "late_weight must lie in"),
         (dict(reuse_decay=2.0), "reuse_decay must lie in"),
         (dict(reuse_cap=-1.0), "reuse_cap must lie in"),
-        (dict(reuse_component="parallel"), "reuse_component must be 'orthogonal'"),
+        (dict(reuse_component="parallel"), "reuse_component must be 'fading'"),
         (dict(windw=10), "unknown horizon schedule option"),
     ],
 )
@@ -166,16 +166,45 @@ def test_remove_component_along_keeps_the_part_orthogonal_to_g() -> None:
     assert unchanged[0].tolist() == [1.0, 2.0]
 
 
+def test_remove_component_along_removes_the_share_asked_for() -> None:
+    x = [torch.tensor([1.0, 2.0])]
+    remove_component_along(x, [torch.tensor([3.0, 4.0])], share=0.25)
+    # the part along g is 0.44 g = (1.32, 1.76); a quarter of it is (0.33, 0.44)
+    assert x[0].tolist() == pytest.approx([0.67, 1.56], abs=1e-6)
+
+
 @pytest.mark.parametrize(
-    ("component", "loss_scale", "expected"),
+    ("component", "expected"),
     [
-        ("orthogonal", 1.0, [-0.32, 0.24]),
-        ("orthogonal", 1024.0, [-0.32, 0.24]),  # a loss-scaled first pass: only g's direction
-        ("full", 1.0, [1.0, 2.0]),
+        ("fading", [0.0, 0.25, 0.5, 1.0]),
+        ("orthogonal", [1.0, 1.0, 1.0, 1.0]),
+        ("full", [0.0, 0.0, 0.0, 0.0]),
+    ],
+)
+def test_the_share_of_psf_along_g_dropped_follows_progress_when_fading(
+    component: str, expected: list[float]
+) -> None:
+    schedule = HorizonSchedule(total_steps=100, reuse_component=component)
+    shares = []
+    for step in (0, 25, 50, 100):
+        schedule.step = step
+        shares.append(schedule.along_share_removed())
+    assert shares == expected
+
+
+@pytest.mark.parametrize(
+    ("component", "step", "loss_scale", "expected"),
+    [
+        ("fading", 0, 1.0, [1.0, 2.0]),  # the first step: PSF whole
+        ("fading", 25, 1.0, [0.67, 1.56]),  # a quarter through: a quarter of 0.44 g dropped
+        ("fading", 25, 1024.0, [0.67, 1.56]),  # a loss-scaled first pass: only g's direction
+        ("orthogonal", 0, 1.0, [-0.32, 0.24]),
+        ("orthogonal", 25, 1024.0, [-0.32, 0.24]),
+        ("full", 25, 1.0, [1.0, 2.0]),
     ],
 )
 def test_a_sam_step_keeps_the_part_of_psf_its_schedule_reuses(
-    component: str, loss_scale: float, expected: list[float]
+    component: str, step: int, loss_scale: float, expected: list[float]
 ) -> None:
     param = torch.nn.Parameter(torch.zeros(2))
     opt = ARSAM(
@@ -185,6 +214,7 @@ def test_a_sam_step_keeps_the_part_of_psf_its_schedule_reuses(
         total_steps=100,
         horizon_options=dict(reuse_component=component),
     )
+    opt.schedule.step = step
     g, g_sam = torch.tensor([3.0, 4.0]), torch.tensor([4.0, 6.0])  # PSF = g_sam - g = (1, 2)
     param.grad = g_sam.clone()
     groups = [(opt.param_groups[0], [param])]
@@ -213,3 +243,20 @@ def test_a_checkpoint_from_before_reuse_component_resumes_as_full_reuse() -> Non
     )
     full.load_state_dict(state)
     assert full.schedule.step == 3
+
+
+def test_a_checkpoint_with_orthogonal_reuse_resumes_only_with_that_setting() -> None:
+    def build(model: torch.nn.Module, **options: str) -> ARSAM:
+        return ARSAM(
+            model.parameters(), torch.optim.SGD, lr=0.1, total_steps=30, horizon_options=options
+        )
+
+    model = tiny_model()
+    opt = build(model, reuse_component="orthogonal")
+    run(opt, CountingClosure(model, opt), batches(3))
+    state = opt.state_dict()
+    with pytest.raises(ValueError, match="reuse_component: checkpoint 'orthogonal'"):
+        build(tiny_model()).load_state_dict(state)
+    resumed = build(tiny_model(), reuse_component="orthogonal")
+    resumed.load_state_dict(state)
+    assert resumed.schedule.step == 3

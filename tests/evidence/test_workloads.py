@@ -10,6 +10,7 @@ import pytest
 import torch
 from mmengine.registry import DATASETS
 
+from core import horizon_schedule
 from tasks.classification.datasets.procedural import ProceduralDataset, procedural_images
 from tasks.evidence import (
     DataSpec,
@@ -22,7 +23,7 @@ from tasks.evidence import (
     train_one,
 )
 from tasks.evidence.optimizers import constructor_kwargs
-from tasks.evidence.trainer import batch_indices, epoch_batches
+from tasks.evidence.trainer import batch_indices, epoch_batches, run_settings
 from tasks.evidence.workloads import WORKLOADS, Horizon
 from tools.benchmarking.suite_report import markdown, summarize, verdict
 
@@ -243,3 +244,30 @@ def test_verdict_states_each_target() -> None:
     result = verdict(block)
     assert result["sam_matters"] and result["accuracy_met"] and result["passes_met"]
     assert result["beaten_by"] == ["LookSAM"] and not result["frontier_met"]
+
+
+def test_a_changed_optimizer_default_retrains_that_optimizer_alone(tmp_path, monkeypatch) -> None:
+    out = tmp_path / "records.jsonl"
+    first = run_suite([TINY], ["base", "ARSAM"], [0], ["tiny"], workers=1, out=out)
+    assert first[1]["optimizer_settings"]["reuse_component"] == "fading"
+    monkeypatch.setitem(horizon_schedule.DEFAULTS, "reuse_component", "orthogonal")
+    again = run_suite([TINY], ["base", "ARSAM"], [0], ["tiny"], workers=1, out=out)
+    assert again[0] == first[0]  # the base optimizer's run is still current
+    assert again[1]["optimizer_settings"]["reuse_component"] == "orthogonal"
+    assert len(read_records(out)) == 3
+
+
+def test_a_record_without_optimizer_settings_is_trained_again(tmp_path) -> None:
+    out = tmp_path / "records.jsonl"
+    (record,) = run_suite([TINY], ["SAM"], [0], ["tiny"], workers=1, out=out)
+    del record["optimizer_settings"]
+    out.write_text(json.dumps(record) + "\n")
+    (again,) = run_suite([TINY], ["SAM"], [0], ["tiny"], workers=1, out=out)
+    assert again["optimizer_settings"] == {"class": "SAM", "rule": "SAM"}
+    assert len(read_records(out)) == 2
+
+
+@pytest.mark.parametrize("optimizer", suite_optimizers())
+def test_a_fresh_record_is_current_for_every_optimizer(optimizer: str) -> None:
+    record = json.loads(json.dumps(train_one(TINY, optimizer, seed=0, horizon="tiny")))
+    assert record["optimizer_settings"] == run_settings(TINY, optimizer, 0, "tiny")
