@@ -14,7 +14,7 @@ whole of what ARSAM adds to it:
    the base optimizer steps with g_sam
 4. reuse step (one pass): c from the schedule;             ``on_one_pass_gradient``
        g := g + c PSF while c > 0, plain g after           ``add_scaled``
-       (horizon schedule: ||c PSF|| at most reuse_cap ||g||  ``capped_coefficient``)
+       (horizon schedule: ||c PSF|| at most 0.7 ||g||        ``capped_coefficient``)
    the base optimizer steps with it
 5. the schedule advances (at a window boundary the quota   ``commit``
    adapts and the next window's SAM steps are placed)
@@ -43,9 +43,10 @@ from .gradients import (
     store_difference,
     with_first_grads,
 )
+from .horizon_schedule import DEFAULTS as HORIZON_DEFAULTS
 from .horizon_schedule import HorizonSchedule
 from .multi_tensor import l2_norm
-from .rule import StepRule
+from .rule import StepRule, differing_settings
 from .two_pass import TwoPassOptimizer
 
 SCHEDULES = ("auto", "paper", "horizon")
@@ -161,6 +162,22 @@ class PSFReuse(StepRule):
         if saved.get("schedule") == "horizon" and "reuse_component" not in saved:
             return {**saved, "reuse_component": "full"}
         return saved
+
+    def resume_hint(self, saved: dict[str, Any]) -> str:
+        """The schedule, or the ``horizon_options``, that rebuild a checkpoint's schedule."""
+        if saved.get("schedule") != self.schedule.name:
+            if saved.get("schedule") == "paper":
+                return "ARSAM(..., schedule='paper') with the checkpoint's paper-schedule arguments"
+            return "ARSAM(..., total_steps=T) with the checkpoint's total_steps"
+        differing = differing_settings(saved, self.settings())
+        options = {n: saved[n] for n in differing if n in HORIZON_DEFAULTS and n in saved}
+        if not options and "total_steps" not in differing:
+            return ""
+        steps = saved.get("total_steps") if "total_steps" in differing else "T"
+        listed = ", ".join(f"{name}={value!r}" for name, value in options.items())
+        return f"ARSAM(..., total_steps={steps}" + (
+            f", horizon_options=dict({listed}))" if options else ")"
+        )
 
     def state_dict(self) -> dict[str, Any]:
         """The schedule's progress."""

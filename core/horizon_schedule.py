@@ -17,7 +17,9 @@ With T known:
   PSF with its part along the SAM step's g fading out over training: PSF - u (PSF . g /
   ||g||^2) g at progress u = t / T (``reuse_component``='fading'; 'orthogonal' removes
   that part at every step, 'full' reuses PSF whole), the added term c PSF bounded to
-  ``reuse_cap`` times the current gradient's norm.
+  ``reuse_cap`` (0.7) times the current gradient's norm: a term measured on another
+  minibatch turns the update away from the current gradient by at most asin(0.7), 44
+  degrees (a bound of 1 allows 90).
 
 The host decides every step from host counters alone (no random draws: every
 rank takes the same decisions); the device is read once per window (the trend and
@@ -41,7 +43,7 @@ DEFAULTS = dict(
     late_weight=0.0,
     adapt_gain=0.0,
     reuse_decay=1.0,
-    reuse_cap=1.0,
+    reuse_cap=0.7,
     reuse_component="fading",
 )
 REUSE_COMPONENTS = ("fading", "orthogonal", "full")

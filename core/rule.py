@@ -87,6 +87,10 @@ class StepRule:
         """A checkpoint's settings, with what older versions did not save filled in as it was."""
         return saved
 
+    def resume_hint(self, saved: dict[str, Any]) -> str:
+        """The arguments that build an optimizer resuming ``saved`` settings ('': no hint)."""
+        return ""
+
     def state_dict(self) -> dict[str, Any]:
         """The rule's own progress (its parameter buffers are in the optimizer's state)."""
         return {}
@@ -95,10 +99,17 @@ class StepRule:
         """Restore what ``state_dict`` returned."""
 
 
-def check_settings(owner: str, saved: dict[str, Any], current: dict[str, Any]) -> None:
-    """Raise ValueError naming every setting whose saved value differs from the current one."""
+def differing_settings(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """The names of the settings whose saved value differs from the current one."""
     names = sorted(set(saved) | set(current))
-    differing = [n for n in names if _normalise(saved.get(n)) != _normalise(current.get(n))]
+    return [n for n in names if _normalise(saved.get(n)) != _normalise(current.get(n))]
+
+
+def check_settings(
+    owner: str, saved: dict[str, Any], current: dict[str, Any], hint: str = ""
+) -> None:
+    """Raise ValueError naming every setting whose saved value differs from the current one."""
+    differing = differing_settings(saved, current)
     if not differing:
         return
     listed = "; ".join(
@@ -107,8 +118,8 @@ def check_settings(owner: str, saved: dict[str, Any], current: dict[str, Any]) -
     raise ValueError(
         f"the checkpoint's {owner} was built with other settings ({listed}). A resumed run "
         "must continue the schedule it started: construct the optimizer with the checkpoint's "
-        "settings, or load only the model weights (MMEngine: load_from=...) and start a new "
-        "optimizer state."
+        f"settings{f' ({hint})' if hint else ''}, or load only the model weights (MMEngine: "
+        "load_from=...) and start a new optimizer state."
     )
 
 

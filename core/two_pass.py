@@ -462,7 +462,9 @@ class TwoPassOptimizer(torch.optim.Optimizer):
                 f"{self.rule.name!r}: resume with the same schedule"
             )
         saved = self.rule.saved_settings(rule["settings"])
-        check_settings(f"{kind} ({rule['name']})", saved, self.rule.settings())
+        check_settings(
+            f"{kind} ({rule['name']})", saved, self.rule.settings(), self.rule.resume_hint(saved)
+        )
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a state_dict written by the same optimizer with the same rule settings."""

@@ -245,6 +245,45 @@ def test_a_checkpoint_from_before_reuse_component_resumes_as_full_reuse() -> Non
     assert full.schedule.step == 3
 
 
+def test_a_checkpoint_with_the_previous_bound_resumes_with_the_options_the_error_names() -> None:
+    def build(model: torch.nn.Module, **options: float) -> ARSAM:
+        return ARSAM(
+            model.parameters(), torch.optim.SGD, lr=0.1, total_steps=30, horizon_options=options
+        )
+
+    model = tiny_model()
+    opt = build(model, reuse_cap=1.0)  # the bound before 0.7 became the default
+    run(opt, CountingClosure(model, opt), batches(3))
+    state = opt.state_dict()
+    with pytest.raises(ValueError) as refused:
+        build(tiny_model()).load_state_dict(state)
+    message = str(refused.value)
+    assert "reuse_cap: checkpoint 1.0, this optimizer 0.7" in message
+    assert "horizon_options=dict(reuse_cap=1.0)" in message
+    resumed = build(tiny_model(), reuse_cap=1.0)
+    resumed.load_state_dict(state)
+    assert resumed.schedule.step == 3
+    longer = ARSAM(tiny_model().parameters(), torch.optim.SGD, lr=0.1, total_steps=60)
+    with pytest.raises(ValueError, match=r"ARSAM\(\.\.\., total_steps=30, horizon_options="):
+        longer.load_state_dict(state)
+
+
+def test_a_checkpoint_of_the_other_schedule_is_refused_with_the_schedule_to_use() -> None:
+    paper = ARSAM(tiny_model().parameters(), torch.optim.SGD, lr=0.1, schedule="paper")
+    horizon = ARSAM(tiny_model().parameters(), torch.optim.SGD, lr=0.1, total_steps=30)
+    with pytest.raises(ValueError, match="schedule: checkpoint 'paper'") as refused:
+        ARSAM(tiny_model().parameters(), torch.optim.SGD, lr=0.1, total_steps=30).load_state_dict(
+            paper.state_dict()
+        )
+    assert "ARSAM(..., schedule='paper')" in str(refused.value)
+    assert "horizon_options" not in str(refused.value)
+    with pytest.raises(ValueError) as refused:
+        ARSAM(tiny_model().parameters(), torch.optim.SGD, lr=0.1).load_state_dict(
+            horizon.state_dict()
+        )
+    assert "ARSAM(..., total_steps=T) with the checkpoint's total_steps" in str(refused.value)
+
+
 def test_a_checkpoint_with_orthogonal_reuse_resumes_only_with_that_setting() -> None:
     def build(model: torch.nn.Module, **options: str) -> ARSAM:
         return ARSAM(

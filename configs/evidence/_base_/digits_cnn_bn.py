@@ -13,7 +13,7 @@
 # The leaves say which of their optimizer settings follow the horizon or the seed.
 workload = "digits_cnn_bn_sgd"
 # The workload's optimizer settings, for the leaves (a test checks them against the workload).
-base_optimizer = dict(type="SGD", lr=0.05, momentum=0.9, weight_decay=5e-4)
+base_optimizer = dict(type="SGD", lr=0.05, momentum=0.9, weight_decay=5e-4, fused=True)
 rho = 0.6
 
 custom_imports = dict(
