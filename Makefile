@@ -17,7 +17,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 venv: $(STAMP)
 
 # The main job: SGD, SAM and both ARSAM schedules on noisy digits (bundled, no download): one
-# table, one PNG, per-run logs (about a minute on 2 CPU cores).
+# table, one PNG, per-run logs (under half a minute on 2 CPU cores).
 demo: venv
 	$(PY) tools/demo.py
 

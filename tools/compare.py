@@ -152,7 +152,8 @@ def print_estimate(estimate: dict) -> None:
         cells[key] = cells.get(key, 0.0) + row["seconds"]
     print("| workload | horizon | CPU minutes, all optimizers and seeds |\n|---|---|---|")
     for (workload, horizon), seconds in cells.items():
-        print(f"| {workload} | {horizon} | {seconds / 60:.1f} |")
+        # three significant figures: a short cell on a fast machine is not printed as 0.0
+        print(f"| {workload} | {horizon} | {seconds / 60:.3g} |")
     print(
         f"projected: {estimate['runs_seconds'] / 60:.1f} CPU minutes, "
         f"{estimate['wall_seconds'] / 60:.1f} minutes of wall time on the workers"
