@@ -1,12 +1,13 @@
 # The evidence workload digits_cnn_bn_sgd (tasks/evidence/workloads.py) as an MMEngine run:
-# 400 scikit-learn digits with 40% of their labels moved to another class, the small BatchNorm
-# CNN, batch 32, a per-step cosine learning rate from the peak to 0. Data, batch order, model
-# and schedule are those of tasks.evidence.train_one, step for step (tests/evidence/
-# test_config_workload.py checks the weights bit for bit), so the suite's numbers are these
-# configs' numbers. Everything except the optimizer; the leaves add it.
+# 400 scikit-learn digits (all 1347 past 1k steps) with 40% of their labels moved to another
+# class, the small BatchNorm CNN, batch 32, a per-step cosine learning rate from the peak to 0.
+# Data, batch order, model and schedule are those of tasks.evidence.train_one, step for step
+# (tests/evidence/test_config_workload.py checks the weights bit for bit), so the suite's
+# numbers are these configs' numbers. Everything except the optimizer; the leaves add it.
 #
 #   horizon: --cfg-options train_cfg.max_iters=10000 (default 1000, the suite's "1k"). At
-#            50000 the suite trains an MLP with BatchNorm on all 1347 digits instead: add
+#            10000 the suite trains on all 1347 digits: add train_dataloader.dataset.horizon=10k.
+#            At 50000 it trains an MLP with BatchNorm on all 1347 digits instead: add
 #            model.horizon=50k train_dataloader.dataset.horizon=50k.
 #   seed:    --cfg-options randomness.seed=N (label noise, batch order and initialisation, as
 #            train_one(..., seed=N)).
