@@ -70,7 +70,7 @@ HORIZON_NAMES = tuple(HORIZONS)
 QUICK_HORIZONS = ("1k",)
 # MLPs: all 1347 training digits with 40% of their labels moved to another class, batch 128,
 # weight decay 5e-3: the base optimizer fits part of the noisy labels, SAM stays near the clean
-# ones. The CNN: 400 of them, same noise. rho is SAM's best radius: the grid value (0.15, 0.3,
+# ones. The CNN: 400 of them at 1k, same noise. rho is SAM's best radius: the grid value (0.15, 0.3,
 # 0.45, 0.6) with SAM's highest mean accuracy at 10k steps over 3 seeds, chosen on SAM alone
 # and shared by every method; 0.6 on all three (SAM collapses at 0.8 and 1.0:
 # docs/benchmarks.md "The radius"). The base optimizers run fused (one kernel per step; on a
