@@ -29,6 +29,7 @@ from torch import Tensor
 from torch.nn import functional
 from torch.utils.data import Dataset
 
+from .config_check import preflight as preflight  # tools/train.py calls it before training
 from .data import load_tensors
 from .models import build_model
 from .trainer import batches_per_epoch, cosine_lr

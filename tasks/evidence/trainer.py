@@ -107,7 +107,7 @@ def build_run(
         model.parameters(),
         workload.base,
         {"lr": workload.lr, **workload.base_kwargs},
-        workload.rho,
+        workload.rho_at(horizon),
         workload.steps(horizon),
         seed,
     )

@@ -15,15 +15,18 @@ from mmengine.runner import Runner
 
 import tools.train
 from tasks.evidence import get_workload, optimizer_spec, train_one, trainer
+from tasks.evidence.config_check import missing_cell_options
 from tasks.evidence.data import load_tensors
 from tasks.evidence.mmengine_plugins import (
     ClosedFormCosineLR,
     EvidenceClassifier,
     EvidenceDataset,
     EvidenceSampler,
+    preflight,
 )
 from tasks.evidence.models import build_model
 from tasks.evidence.optimizers import BASE, build_optimizer
+from tools.cli.errors import UserError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "evidence"
 WORKLOAD = get_workload("digits_cnn_bn_sgd")
@@ -43,9 +46,20 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
+HORIZON_OF = {WORKLOAD.steps(label): label for label in WORKLOAD.horizons}
+
+
 def run_options(config: str, steps: int, seed: int) -> dict[str, Any]:
     """The --cfg-options that each config's header names for ``steps`` steps and ``seed``."""
     options: dict[str, Any] = {"train_cfg.max_iters": steps, "randomness.seed": seed}
+    if steps == 10_000:
+        options["train_dataloader.dataset.horizon"] = "10k"
+        if config != "sgd":
+            options["optim_wrapper.optimizer.rho"] = 0.6
+    if steps == 50_000:
+        options.update({"model.horizon": "50k", "train_dataloader.dataset.horizon": "50k"})
+        if config != "sgd":
+            options["optim_wrapper.optimizer.rho"] = 0.9
     if config == "arsam_paper":
         options["optim_wrapper.optimizer.warmup_steps"] = math.ceil(3 * steps / 200)
         options["optim_wrapper.optimizer.seed"] = seed
@@ -122,18 +136,17 @@ def config_optimizer(cfg: Config) -> torch.optim.Optimizer:
 
 
 def workload_optimizer(label: str, steps: int, seed: int) -> torch.optim.Optimizer:
-    """The optimizer train_one builds for ``label``, ``steps`` and ``seed``."""
+    """The optimizer train_one builds for ``label`` at the horizon of ``steps``, and ``seed``."""
     base_kwargs = {"lr": WORKLOAD.lr, **WORKLOAD.base_kwargs}
     params = [torch.zeros(1, requires_grad=True)]
     spec = optimizer_spec(label)
-    optimizer, _ = build_optimizer(
-        spec, params, WORKLOAD.base, base_kwargs, WORKLOAD.rho, steps, seed
-    )
+    rho = WORKLOAD.rho_at(HORIZON_OF[steps])
+    optimizer, _ = build_optimizer(spec, params, WORKLOAD.base, base_kwargs, rho, steps, seed)
     return optimizer
 
 
 @pytest.mark.parametrize("config", list(LABELS))
-@pytest.mark.parametrize(("steps", "seed"), [(1_000, 0), (10_000, 3)])
+@pytest.mark.parametrize(("steps", "seed"), [(1_000, 0), (10_000, 3), (50_000, 2)])
 def test_config_names_the_workloads_settings(config: str, steps: int, seed: int) -> None:
     cfg = Config.fromfile(CONFIGS / f"digits_cnn_bn_{config}.py")
     if (steps, seed) == (1_000, 0):
@@ -197,3 +210,68 @@ def test_a_horizon_with_its_own_data_loads_that_data(horizon: str) -> None:
     assert len(EvidenceDataset(WORKLOAD.name, "train", seed=SEED)) == WORKLOAD.data.train_size
     with pytest.raises(ValueError, match="has no horizon '5k'"):
         EvidenceDataset(WORKLOAD.name, "train", seed=SEED, horizon="5k")
+
+
+def test_the_configs_header_names_each_horizons_radius() -> None:
+    header = (CONFIGS / "_base_" / "digits_cnn_bn.py").read_text()
+    assert Config.fromfile(CONFIGS / "_base_" / "digits_cnn_bn.py").rho == WORKLOAD.rho_at("1k")
+    for horizon in ("10k", "50k"):
+        option = f"optim_wrapper.optimizer.rho={WORKLOAD.rho_at(horizon)}"
+        assert option in header, f"the header should name {option} for the {horizon} horizon"
+        steps = WORKLOAD.steps(horizon)
+        assert run_options("sam", steps, 0)["optim_wrapper.optimizer.rho"] == WORKLOAD.rho_at(
+            horizon
+        )
+
+
+def header_config(config: str, options: dict[str, Any]) -> Config:
+    """The config with ``options`` merged, as tools/train.py would check it."""
+    cfg = Config.fromfile(CONFIGS / f"digits_cnn_bn_{config}.py")
+    cfg.merge_from_dict(options)
+    return cfg
+
+
+@pytest.mark.parametrize("config", list(LABELS))
+@pytest.mark.parametrize("steps", [1_000, 10_000, 50_000, STEPS])
+def test_the_headers_options_pass_the_cell_check(config: str, steps: int) -> None:
+    cfg = header_config(config, run_options(config, steps, 0))
+    assert missing_cell_options(cfg)[1] == {}
+    preflight(cfg)
+
+
+@pytest.mark.parametrize(
+    ("config", "steps", "named"),
+    [
+        (
+            "sam",
+            10_000,
+            {"train_dataloader.dataset.horizon": "10k", "optim_wrapper.optimizer.rho": 0.6},
+        ),
+        ("sgd", 10_000, {"train_dataloader.dataset.horizon": "10k"}),
+        (
+            "arsam",
+            50_000,
+            {
+                "model.horizon": "50k",
+                "train_dataloader.dataset.horizon": "50k",
+                "optim_wrapper.optimizer.rho": 0.9,
+            },
+        ),
+    ],
+)
+def test_a_cells_length_without_its_setup_is_refused_naming_the_options(
+    config: str, steps: int, named: dict[str, Any]
+) -> None:
+    cfg = header_config(config, {"train_cfg.max_iters": steps})
+    assert missing_cell_options(cfg) == (HORIZON_OF[steps], named)
+    listed = " ".join(f"{key}={value}" for key, value in named.items())
+    with pytest.raises(ValueError, match=f"--cfg-options {listed} to train the cell"):
+        preflight(cfg)
+    preflight(header_config(config, {"train_cfg.max_iters": steps, "evidence_cell_check": False}))
+
+
+def test_the_train_tool_refuses_the_setup_before_training(tmp_path: Path) -> None:
+    argv = [str(CONFIGS / "digits_cnn_bn_sam.py"), "--work-dir", str(tmp_path / "run")]
+    with pytest.raises(UserError, match="is the 1k cell of the evidence workload"):
+        tools.train.run([*argv, "--cfg-options", "optim_wrapper.optimizer.rho=0.6"])
+    assert not list(tmp_path.rglob("*.pth")), "nothing was trained"

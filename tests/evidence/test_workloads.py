@@ -104,6 +104,18 @@ def test_a_horizon_may_swap_in_a_smaller_model() -> None:
     assert record["passes_per_step"] == 2.0
 
 
+def test_a_horizon_with_its_own_radius_trains_at_it() -> None:
+    workload = dataclasses.replace(TINY, horizons={"tiny": STEPS, "wide": Horizon(STEPS, rho=0.2)})
+    assert (workload.rho_at("tiny"), workload.rho_at("wide")) == (TINY.rho, 0.2)
+    own = train_one(workload, "SAM", seed=0, horizon="tiny")
+    wide = train_one(workload, "SAM", seed=0, horizon="wide")
+    assert (own["optimizer_kwargs"]["rho"], wide["optimizer_kwargs"]["rho"]) == (TINY.rho, 0.2)
+    assert wide["final_loss"] != own["final_loss"]
+    assert (
+        train_one(workload, "base", seed=0, horizon="wide")["optimizer_kwargs"].get("rho") is None
+    )
+
+
 def test_suite_resumes_from_its_file(tmp_path) -> None:
     out = tmp_path / "records.jsonl"
     records = run_suite([TINY], ["base", "SAM"], [0, 1], ["tiny", "absent"], workers=1, out=out)

@@ -31,7 +31,10 @@ def run_preflight_checks(cfg: Config, stage: str = "train") -> None:
         module = sys.modules.get(name) or importlib.import_module(name)
         check: Callable[..., None] | None = getattr(module, "preflight", None)
         if check is not None:
-            check(cfg, stage=stage)
+            try:
+                check(cfg, stage=stage)
+            except ValueError as error:  # a preflight's ValueError is a paragraph for the user
+                raise UserError(str(error)) from error
 
 
 def build_runner(cfg: Config) -> Runner:
