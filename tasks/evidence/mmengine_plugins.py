@@ -9,7 +9,9 @@ reads its settings from ``workloads.WORKLOADS``. Step for step, a run is ``train
 - ``EvidenceClassifier``: the workload's network (``build_model``, initialised right after seeding
   torch with the run's seed) with cross-entropy loss, and per-sample scores for ``Accuracy``;
 - ``ClosedFormCosineLR``: MMEngine's ``CosineAnnealingLR`` evaluated in closed form at every step
-  (``trainer.cosine_lr``), where MMEngine's own is recursive and drifts in the last bits.
+  (``trainer.cosine_lr``), where MMEngine's own is recursive and drifts in the last bits;
+- ``FlushDenormalsHook``: training and its final evaluation with subnormal floats flushed to zero
+  when the workload says so, as ``train_one`` runs them.
 
 The run's seed is ``randomness.seed``: MMEngine's Runner seeds torch with it before it builds the
 model and the data, so a part given no ``seed`` reads it back with ``torch.initial_seed()``.
@@ -22,9 +24,10 @@ from typing import Any
 
 import torch
 from mmengine.dataset import InfiniteSampler
+from mmengine.hooks import Hook
 from mmengine.model import BaseModel
 from mmengine.optim.scheduler import CosineAnnealingLR
-from mmengine.registry import DATA_SAMPLERS, DATASETS, MODELS, PARAM_SCHEDULERS
+from mmengine.registry import DATA_SAMPLERS, DATASETS, HOOKS, MODELS, PARAM_SCHEDULERS
 from torch import Tensor
 from torch.nn import functional
 from torch.utils.data import Dataset
@@ -175,3 +178,19 @@ class ClosedFormCosineLR(CosineAnnealingLR):
             floor = self.eta_min if self.eta_min_ratio is None else base * self.eta_min_ratio
             values.append(floor + cosine_lr(base - floor, self.last_step, self.T_max))
         return values
+
+
+@HOOKS.register_module()
+class FlushDenormalsHook(Hook):
+    """Train (and validate) with subnormal floats flushed to zero if the workload says so."""
+
+    def __init__(self, workload: str) -> None:
+        self.flush = get_workload(workload).flush_denormals
+
+    def before_train(self, runner: Any) -> None:
+        """Flush from the first step, as ``train_one`` does."""
+        torch.set_flush_denormal(self.flush)
+
+    def after_train(self, runner: Any) -> None:
+        """Back to torch's default once training (and its last validation) ended."""
+        torch.set_flush_denormal(False)

@@ -7,6 +7,7 @@ import json
 import math
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -65,6 +66,16 @@ def accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
 def cosine_lr(peak: float, step: int, total_steps: int) -> float:
     """peak * (1 + cos(pi * step / total_steps)) / 2."""
     return 0.5 * peak * (1.0 + math.cos(math.pi * step / total_steps))
+
+
+@contextmanager
+def denormals_flushed(flush: bool) -> Iterator[None]:
+    """Run the block with subnormal floats flushed to zero if ``flush``; torch's default after."""
+    torch.set_flush_denormal(flush)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
 
 
 def workload_config(workload: Workload) -> dict[str, Any]:
@@ -146,23 +157,26 @@ def train_one(
     groups = opt.param_groups
     model.train()
     loss = torch.zeros(())
-    started, cpu_started = time.perf_counter(), time.process_time()
-    batches = epoch_batches(x_train, y_train, indices, per_epoch)
-    for step, (x, y) in enumerate(batches):
-        lr = cosine_lr(workload.lr, step, steps)
-        for group in groups:
-            group["lr"] = lr
+    with denormals_flushed(workload.flush_denormals):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        batches = epoch_batches(x_train, y_train, indices, per_epoch)
+        for step, (x, y) in enumerate(batches):
+            lr = cosine_lr(workload.lr, step, steps)
+            for group in groups:
+                group["lr"] = lr
 
-        def closure(x: Tensor = x, y: Tensor = y) -> Tensor:
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            return loss
+            def closure(x: Tensor = x, y: Tensor = y) -> Tensor:
+                opt.zero_grad(set_to_none=True)
+                loss = loss_fn(model(x), y)
+                loss.backward()
+                return loss
 
-        loss = opt.step(closure)
-    wall = time.perf_counter() - started
-    # CPU seconds of this process: unlike the wall time, barely changed by other load.
-    cpu = time.process_time() - cpu_started
+            loss = opt.step(closure)
+        wall = time.perf_counter() - started
+        # CPU seconds of this process: unlike the wall time, barely changed by other load.
+        cpu = time.process_time() - cpu_started
+        test_accuracy = accuracy(model, data.x_test, data.y_test)
+        train_accuracy = accuracy(model, x_train, y_train)
     stats = dict(getattr(opt, "stats", {"steps": steps, "sam_steps": 0, "grad_evals": steps}))
     grad_evals = stats.get("grad_evals", steps)
     return {
@@ -177,8 +191,8 @@ def train_one(
         "steps": steps,
         "model": model_name,
         "workload_config": workload_config(workload),
-        "accuracy": accuracy(model, data.x_test, data.y_test),
-        "train_accuracy": accuracy(model, x_train, y_train),
+        "accuracy": test_accuracy,
+        "train_accuracy": train_accuracy,
         "final_loss": float(loss.detach()) if isinstance(loss, Tensor) else float(loss),
         "passes_per_step": grad_evals / steps,
         "sam_fraction": stats.get("sam_steps", 0) / steps,

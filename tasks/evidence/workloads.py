@@ -39,6 +39,9 @@ class Workload:
             method.
         horizons: label -> number of steps, or a ``Horizon`` (steps and overrides of the
             model, the data and rho).
+        flush_denormals: train with subnormal floats flushed to zero. On a CPU an operation
+            on subnormal operands is many times slower, and Adam's second moments of units
+            that stop learning reach them in long runs (docs/benchmarks.md).
     """
 
     name: str
@@ -51,6 +54,7 @@ class Workload:
     horizons: Mapping[str, int | Horizon]
     model_kwargs: Mapping[str, Any] = field(default_factory=dict)
     base_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    flush_denormals: bool = True
 
     def steps(self, horizon: str) -> int:
         """Number of steps of ``horizon``."""

@@ -22,6 +22,7 @@ from tasks.evidence.mmengine_plugins import (
     EvidenceClassifier,
     EvidenceDataset,
     EvidenceSampler,
+    FlushDenormalsHook,
     preflight,
 )
 from tasks.evidence.models import build_model
@@ -275,3 +276,15 @@ def test_the_train_tool_refuses_the_setup_before_training(tmp_path: Path) -> Non
     with pytest.raises(UserError, match="is the 1k cell of the evidence workload"):
         tools.train.run([*argv, "--cfg-options", "optim_wrapper.optimizer.rho=0.6"])
     assert not list(tmp_path.rglob("*.pth")), "nothing was trained"
+
+
+def test_the_configs_flush_subnormals_while_training_as_train_one_does() -> None:
+    cfg = Config.fromfile(CONFIGS / "digits_cnn_bn_sam.py")
+    assert [h.type for h in cfg.custom_hooks] == ["FlushDenormalsHook"]
+    hook = FlushDenormalsHook(**{k: v for k, v in cfg.custom_hooks[0].items() if k != "type"})
+    assert hook.flush is WORKLOAD.flush_denormals is True
+    tiny = torch.tensor([1e-39])
+    hook.before_train(runner=None)
+    assert (tiny * 1.0).item() == 0.0
+    hook.after_train(runner=None)
+    assert (tiny * 1.0).item() != 0.0

@@ -21,9 +21,10 @@ from tasks.evidence import (
     run_suite,
     suite_optimizers,
     train_one,
+    trainer,
 )
 from tasks.evidence.optimizers import constructor_kwargs
-from tasks.evidence.trainer import batch_indices, epoch_batches, run_settings
+from tasks.evidence.trainer import batch_indices, denormals_flushed, epoch_batches, run_settings
 from tasks.evidence.workloads import WORKLOADS, Horizon
 from tools.benchmarking.suite_report import markdown, summarize, verdict
 
@@ -114,6 +115,28 @@ def test_a_horizon_with_its_own_radius_trains_at_it() -> None:
     assert (
         train_one(workload, "base", seed=0, horizon="wide")["optimizer_kwargs"].get("rho") is None
     )
+
+
+def subnormals_survive() -> bool:
+    """Whether a subnormal float32 survives arithmetic (not flushed to zero)."""
+    return bool((torch.tensor([1e-39]) * 1.0).item() != 0.0)
+
+
+def test_a_run_flushes_subnormals_when_its_workload_says_so(monkeypatch) -> None:
+    assert subnormals_survive()
+    with denormals_flushed(True):
+        assert not subnormals_survive()
+    assert subnormals_survive(), "torch's default is back after the block"
+    seen = []
+
+    def spy(flush: bool):
+        seen.append(flush)
+        return denormals_flushed(flush)
+
+    monkeypatch.setattr(trainer, "denormals_flushed", spy)
+    train_one(TINY, "SAM", seed=0, horizon="tiny")
+    train_one(dataclasses.replace(TINY, flush_denormals=False), "SAM", seed=0, horizon="tiny")
+    assert seen == [True, False] and subnormals_survive()
 
 
 def test_suite_resumes_from_its_file(tmp_path) -> None:

@@ -53,6 +53,8 @@ test_cfg = dict()
 # end and T_max default to train_cfg.max_iters: the schedule follows the horizon.
 param_scheduler = [dict(type="ClosedFormCosineLR", by_epoch=False, begin=0, eta_min=0.0)]
 
+# as train_one: subnormal floats flushed to zero while training (the workload's flush_denormals)
+custom_hooks = [dict(type="FlushDenormalsHook", workload=workload)]
 default_hooks = dict(
     timer=dict(type="IterTimerHook"),
     logger=dict(type="LoggerHook", interval=100),
