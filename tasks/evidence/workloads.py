@@ -40,8 +40,9 @@ class Workload:
         horizons: label -> number of steps, or a ``Horizon`` (steps and overrides of the
             model, the data and rho).
         flush_denormals: train with subnormal floats flushed to zero. On a CPU an operation
-            on subnormal operands is many times slower, and Adam's second moments of units
-            that stop learning reach them in long runs (docs/benchmarks.md).
+            on subnormal operands is many times slower, and the weights of units that stop
+            learning (and Adam's first moments of them) reach them in long runs
+            (docs/benchmarks.md).
     """
 
     name: str
