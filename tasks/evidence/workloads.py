@@ -14,7 +14,8 @@ class Horizon:
     """A run length, optionally with its own model, data and SAM radius (None: the workload's).
 
     A horizon that trains another model or other data carries that model's radius: rho is
-    chosen per model and data, on SAM alone (docs/benchmarks.md, "The radius").
+    chosen per model and data, on SAM alone (docs/benchmarks.md, "The radius, per model and
+    data").
     """
 
     steps: int
@@ -93,9 +94,9 @@ QUICK_HORIZONS = ("1k",)
 # data: the grid value (0.3, 0.45, 0.6, 0.75, 0.9, 1.2) with SAM's highest mean accuracy over 3
 # seeds where that model and data train (the MLPs and the CNN on all digits at 10k, the CNN
 # on 400 digits at 1k, the MLP with BatchNorm at 50k), chosen on SAM alone and shared by every
-# method (docs/benchmarks.md, "The radius"). The base optimizers run fused (one kernel per
-# step; on a CPU torch's default is a Python loop over the parameters): same update, less
-# per-step cost.
+# method (docs/benchmarks.md, "The radius, per model and data"). The base optimizers run
+# fused (one kernel per step; on a CPU torch's default is a Python loop over the parameters):
+# same update, less per-step cost.
 SAM_RADIUS = 0.6
 NOISY_DIGITS = DataSpec("digits", label_noise=0.4)
 
