@@ -37,7 +37,7 @@ def missing_cell_options(cfg: Mapping[str, Any]) -> tuple[str | None, dict[str, 
     if cell is None:
         return None, {}
     options: dict[str, Any] = {}
-    if _model_of(workload, model.get("horizon")) != workload.model_at(cell):
+    if workload.model_at(model.get("horizon")) != workload.model_at(cell):
         options["model.horizon"] = cell
     dataset = (cfg.get("train_dataloader") or {}).get("dataset") or {}
     if workload.data_at(dataset.get("horizon")) != workload.data_at(cell):
@@ -47,11 +47,6 @@ def missing_cell_options(cfg: Mapping[str, Any]) -> tuple[str | None, dict[str, 
     if wrapper.get("type") in TWO_PASS_WRAPPERS and rho != workload.rho_at(cell):
         options["optim_wrapper.optimizer.rho"] = workload.rho_at(cell)
     return cell, options
-
-
-def _model_of(workload: Workload, horizon: str | None) -> tuple[str, Any]:
-    """The model ``EvidenceClassifier(workload, horizon)`` builds."""
-    return workload.model_at(horizon) if horizon else (workload.model, workload.model_kwargs)
 
 
 def preflight(cfg: Mapping[str, Any], stage: str = "train") -> None:

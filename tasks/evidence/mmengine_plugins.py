@@ -141,7 +141,7 @@ class EvidenceClassifier(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         spec = get_workload(workload)
         check_horizon(spec, horizon)
-        name, kwargs = spec.model_at(horizon) if horizon else (spec.model, spec.model_kwargs)
+        name, kwargs = spec.model_at(horizon)
         seed = run_seed(seed)
         data = load_tensors(spec.data_at(horizon), seed)
         torch.manual_seed(seed)

@@ -63,9 +63,9 @@ class Workload:
         value = self.horizons[horizon]
         return value.steps if isinstance(value, Horizon) else value
 
-    def model_at(self, horizon: str) -> tuple[str, Mapping[str, Any]]:
-        """The model name and keyword arguments used at ``horizon``."""
-        value = self.horizons[horizon]
+    def model_at(self, horizon: str | None) -> tuple[str, Mapping[str, Any]]:
+        """The model name and keyword arguments used at ``horizon`` (None: the workload's own)."""
+        value = self.horizons.get(horizon) if horizon is not None else None
         if isinstance(value, Horizon) and value.model is not None:
             return value.model, value.model_kwargs or {}
         return self.model, self.model_kwargs
