@@ -84,6 +84,10 @@ class SharpGradientTest(StepRule):
         """Refuse to step before T is known."""
         require_run_length(self.name, self.total_steps)
 
+    def planned_steps(self) -> int | None:
+        """T, the steps over which c_t moves."""
+        return self.total_steps
+
     def threshold_coefficient(self, step: int | None = None) -> float:
         """c_t for step ``step`` (default: the coming step)."""
         self.require_total_steps()

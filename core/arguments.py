@@ -115,3 +115,29 @@ def require_closure(closure: Callable[[], Any] | None, owner: str) -> Callable[[
             "pass again at perturbed weights. Call it as opt.step(closure)."
         )
     return closure
+
+
+def check_max_grad_norm(value: Any) -> None:
+    """Raise ValueError/TypeError unless ``value`` is None (no clipping) or a finite number > 0."""
+    if value is None:
+        return
+    try:
+        check_number("max_grad_norm", value, low=0.0, low_open=True)
+    except (TypeError, ValueError) as error:
+        raise type(error)(
+            f"{error}: it is the largest global gradient norm kept, and a bound <= 0 erases or "
+            "flips every gradient. Give a positive number, or None for no clipping."
+        ) from None
+
+
+def check_grad_norm_type(value: Any) -> None:
+    """Raise ValueError/TypeError unless ``value`` is a number > 0 or inf (the p of the p-norm)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == math.inf:
+        return
+    try:
+        check_number("grad_norm_type", value, low=0.0, low_open=True)
+    except (TypeError, ValueError) as error:
+        raise type(error)(
+            f"{error}: it is the p of the p-norm that clipping measures, > 0 or float('inf') "
+            "for the largest absolute entry. Give 2.0 (the default) for the Euclidean norm."
+        ) from None

@@ -90,6 +90,10 @@ class PSFReuse(StepRule):
         """One read when the coming step completes a window."""
         return self.schedule.host_reads_ahead()
 
+    def planned_steps(self) -> int | None:
+        """The horizon schedule's total_steps; the paper's schedule plans no length."""
+        return getattr(self.schedule, "total_steps", None)
+
     def on_sam_gradient(
         self,
         groups: GroupParams,

@@ -44,6 +44,10 @@ class FinalFraction(StepRule):
         """Refuse to step before the run's length is known."""
         require_run_length(self.name, self.total_steps)
 
+    def planned_steps(self) -> int | None:
+        """T, the run's length."""
+        return self.total_steps
+
     def sam_step_ahead(self, step: int) -> bool:
         """SAM from step T - round(p T) on."""
         self.require_total_steps()

@@ -67,6 +67,10 @@ class RandomSteps(StepRule):
         if self.p_end is not None:
             require_run_length(f"{self.name} with p_end", self.total_steps)
 
+    def planned_steps(self) -> int | None:
+        """T when the probability is scheduled (p_end given), else no plan."""
+        return None if self.p_end is None else self.total_steps
+
     def probability(self, step: int | None = None) -> float:
         """p_t for step ``step`` (default: the coming step)."""
         if self.p_end is None:

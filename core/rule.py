@@ -14,6 +14,8 @@ A method is a ``StepRule`` the skeleton composes. The skeleton asks it:
 - ``commit(sam)``: advance past a completed step (a skipped step never commits).
 - ``host_reads_ahead()``: how many device values the coming step reads on the host by
   design (not counting the opt-in non-finite checks). Tests hold every rule to it.
+- ``planned_steps()``: the run length its decisions are planned over, if any; the
+  optimizer warns once when a step goes past it.
 
 A rule keeps its hyperparameters in ``settings()``; they travel in the optimizer's
 state_dict and a resume with different settings is refused (``check_settings``).
@@ -56,6 +58,10 @@ class StepRule:
     def host_reads_ahead(self) -> int:
         """Device values the coming step reads on the host by design."""
         return 0
+
+    def planned_steps(self) -> int | None:
+        """The run length the decisions are planned over (``total_steps``); None: no plan."""
+        return None
 
     # ------------------------------------------------------------ gradients
     def on_sam_gradient(

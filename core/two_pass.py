@@ -30,6 +30,9 @@ training forward outside a step for loops that run the first pass themselves).
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -41,7 +44,13 @@ import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
-from .arguments import check_base_optimizer, check_number, require_closure
+from .arguments import (
+    check_base_optimizer,
+    check_grad_norm_type,
+    check_max_grad_norm,
+    check_number,
+    require_closure,
+)
 from .frozen_stats import FrozenStatistics
 from .gradients import (
     GroupParams,
@@ -52,7 +61,14 @@ from .gradients import (
     perturbation_norm,
 )
 from .multi_tensor import is_finite, l2_norm
+from .parameter_checks import (
+    check_base_keywords,
+    check_dense_gradients,
+    check_real_parameters,
+    has_gradients,
+)
 from .rule import StepRule, check_settings
+from .saved_state import other_base_optimizer
 
 Closure = Callable[[], Any]
 STATE_FORMAT = 2
@@ -120,9 +136,10 @@ class TwoPassOptimizer(torch.optim.Optimizer):
         check_base_optimizer(base_optimizer)
         check_number("rho", rho, low=0.0)
         check_number("eps", eps, low=0.0, low_open=True)
-        if max_grad_norm is not None:
-            check_number("max_grad_norm", max_grad_norm, low=0.0, low_open=True)
+        check_max_grad_norm(max_grad_norm)
+        check_grad_norm_type(grad_norm_type)
         super().__init__(params, dict(rho=rho, adaptive=bool(adaptive), perturb=True))
+        check_base_keywords(type(self), base_optimizer, base_kwargs)
         self.base_optimizer = base_optimizer(self.param_groups, **base_kwargs)
         self.param_groups = self.base_optimizer.param_groups
         self.defaults.update(self.base_optimizer.defaults)
@@ -137,13 +154,41 @@ class TwoPassOptimizer(torch.optim.Optimizer):
         self._expects_scaler = False
         self._in_step = False
         self._pending: _PendingSAMStep | None = None
+        self._gradients_checked = False
+        self._warned_past_end = False
         self.counters = {"steps": 0, "sam_steps": 0, "grad_evals": 0, "skipped_steps": 0}
+
+    @property
+    def max_grad_norm(self) -> float | None:
+        """The global norm the final gradient is clipped to; None: no clipping."""
+        return self._max_grad_norm
+
+    @max_grad_norm.setter
+    def max_grad_norm(self, value: float | None) -> None:
+        check_max_grad_norm(value)
+        self._max_grad_norm = value
+
+    @property
+    def grad_norm_type(self) -> float:
+        """The p of the p-norm that clipping measures (inf: the largest absolute entry)."""
+        return self._grad_norm_type
+
+    @grad_norm_type.setter
+    def grad_norm_type(self, value: float) -> None:
+        check_grad_norm_type(value)
+        self._grad_norm_type = value
 
     # ----------------------------------------------------------------- set-up
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a parameter group to this optimizer and to the base optimizer."""
         for key in _OWN_GROUP_KEYS:
             param_group.setdefault(key, self.defaults[key])
+        params = param_group["params"]
+        if not isinstance(params, (Tensor, set)):
+            param_group["params"] = params = list(params)
+        check_real_parameters(
+            [params] if isinstance(params, Tensor) else params, len(self.param_groups)
+        )
         check_number("rho", param_group["rho"], low=0.0)
         if hasattr(self, "base_optimizer"):
             self.base_optimizer.add_param_group(param_group)
@@ -235,6 +280,15 @@ class TwoPassOptimizer(torch.optim.Optimizer):
                 "and call second_step()"
             )
         self.counters["grad_evals"] += 1
+        if not has_gradients(self.param_groups):
+            # like torch's optimizers: a step without any gradient changes nothing
+            self._settle_statistics(skipped=False)
+            return False
+        if not self._gradients_checked:
+            check_dense_gradients(self.param_groups)
+            self._gradients_checked = True
+        if not self._warned_past_end:
+            self._warn_past_planned_end()
         self._expects_scaler |= grad_scaler is not None
         checked = self.skip_nonfinite or grad_scaler is not None
         sam = self._decide(grad_scaler)
@@ -274,6 +328,24 @@ class TwoPassOptimizer(torch.optim.Optimizer):
             self.zero_grad()
 
     # ------------------------------------------------- pieces of the step
+    def _warn_past_planned_end(self) -> None:
+        """Warn once when the coming step lies past the run length the rule planned for."""
+        planned = self.rule.planned_steps()
+        step = self.counters["steps"]
+        if planned is None or step < planned:
+            return
+        self._warned_past_end = True
+        name = type(self).__name__
+        warnings.warn(
+            f"{name} is taking step {step + 1} of a run planned for total_steps={planned}: its "
+            f"{self.rule.name} schedule ended at step {planned}, and every further step keeps "
+            "the schedule's final setting (ARSAM's horizon schedule takes no more SAM steps). "
+            f"Give {name} the run's real length: total_steps=T (len(loader) * epochs) when "
+            "building it, or set_total_steps(T) before the first step.",
+            UserWarning,
+            stacklevel=_caller_outside_the_library(),
+        )
+
     def _decide(self, grad_scaler: Any) -> bool | None:
         """The rule's decision for this step; None when its gradient test found inf/NaN."""
         if not self.rule.decides_after_first_pass:
@@ -431,6 +503,7 @@ class TwoPassOptimizer(torch.optim.Optimizer):
         state["base_optimizer"] = self.base_optimizer.state_dict()
         state["counters"] = dict(self.counters)
         state["kind"] = type(self).__name__
+        state["base"] = type(self.base_optimizer).__name__
         state["format"] = STATE_FORMAT
         state["rule"] = {
             "name": self.rule.name,
@@ -440,13 +513,14 @@ class TwoPassOptimizer(torch.optim.Optimizer):
         return state
 
     def check_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Raise ValueError unless this optimizer, with the same rule settings, wrote it."""
+        """Raise ValueError unless this optimizer, base and rule settings wrote it."""
         kind = state_dict.get("kind")
         if kind != type(self).__name__:
+            writer = kind or "a plain torch optimizer (its state holds no two-pass record)"
             raise ValueError(
-                f"this state_dict was written by {kind or 'another optimizer'}, not "
-                f"{type(self).__name__}: resume with the optimizer that wrote it, or load "
-                "only the model weights (MMEngine: load_from=...) and start a new optimizer state"
+                f"this state_dict was written by {writer}, not {type(self).__name__}: resume "
+                "with the optimizer that wrote it, or load only the model weights (MMEngine: "
+                "load_from=...) and start a new optimizer state"
             )
         if state_dict.get("format") != STATE_FORMAT or "rule" not in state_dict:
             raise ValueError(
@@ -454,6 +528,16 @@ class TwoPassOptimizer(torch.optim.Optimizer):
                 "whose schedule settings were not saved, so the schedule cannot be continued "
                 "safely. Load only the model weights (MMEngine: load_from=...; plain PyTorch: "
                 "model.load_state_dict(...)) and start a new optimizer state."
+            )
+        base = self.base_optimizer
+        known = {name for group in base.param_groups for name in group}
+        other_base = other_base_optimizer(state_dict, type(base), known)
+        if other_base:
+            raise ValueError(
+                f"this {kind} state_dict was written around {other_base}, this {kind} is built "
+                f"around {type(self.base_optimizer).__name__}, whose state it cannot continue: "
+                "resume with the base optimizer that wrote it, or load only the model weights "
+                "(MMEngine: load_from=...) and start a new optimizer state"
             )
         rule = state_dict["rule"]
         if rule["name"] != self.rule.name:
@@ -469,7 +553,7 @@ class TwoPassOptimizer(torch.optim.Optimizer):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a state_dict written by the same optimizer with the same rule settings."""
         self.check_state_dict(state_dict)
-        state_dict = {k: v for k, v in state_dict.items() if k not in ("kind", "format")}
+        state_dict = {k: v for k, v in state_dict.items() if k not in ("kind", "base", "format")}
         rule = state_dict.pop("rule")
         base_state = state_dict.pop("base_optimizer")
         counters = state_dict.pop("counters")
@@ -521,6 +605,15 @@ class _StatisticsWatch:
         optimizer, frozen = (None, None) if self._refs is None else (r() for r in self._refs)
         if optimizer is not None and frozen is not None:
             optimizer._before_training_forward(frozen, module)
+
+
+def _caller_outside_the_library() -> int:
+    """warnings.warn's stacklevel that names the first caller outside core/ and torch."""
+    inside = (os.path.dirname(os.path.abspath(__file__)), os.path.dirname(torch.__file__))
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(inside):
+        level, frame = level + 1, frame.f_back
+    return level
 
 
 def _subtract_perturbation(

@@ -10,6 +10,7 @@ from typing import Any
 # mmengine imports pkg_resources, which warns on every start; nothing for a user to act on.
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
+from core.mmengine_adapter.checkpoint_checks import ALLOW_NONFINITE_KEY  # noqa: E402
 from tools.cli import (  # noqa: E402
     add_launch_arguments,
     load_config,
@@ -47,6 +48,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--wait-time", type=float, default=1.0, help="seconds each --show window stays open"
     )
+    parser.add_argument(
+        "--allow-nonfinite",
+        action="store_true",
+        help="evaluate a checkpoint whose weights hold inf or NaN (refused otherwise)",
+    )
     add_launch_arguments(parser)
     return parse_launch_arguments(parser, argv)
 
@@ -62,6 +68,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     if args.dump is not None:
         add_dump_metric(cfg, args.dump)
     enable_visualization(cfg, args.show_dir, args.show, args.wait_time)
+    if args.allow_nonfinite:
+        cfg[ALLOW_NONFINITE_KEY] = True
     metrics = test(cfg, args.checkpoint)
     if args.out is not None:
         write_metrics(metrics, args.out)

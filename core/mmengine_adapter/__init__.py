@@ -3,7 +3,7 @@
 Configs load it with ``custom_imports=dict(imports=['core.mmengine_adapter', ...])``.
 """
 
-from . import checkpoints
+from . import checkpoint_loading, checkpoints
 from .checkpoint_hook import CrashSafeCheckpointHook
 from .constructor import SAMOptimWrapperConstructor
 from .nonfinite import NonFiniteCheckHook, NonFiniteTrainingError
@@ -13,6 +13,7 @@ from .random_state import RandomStateHook
 from .rebind import ParameterRebindHook
 
 checkpoints.install()
+checkpoint_loading.install()
 
 __all__ = [
     "TELEMETRY_KEYS",

@@ -2,7 +2,11 @@
 
 Every problem is a ``CheckpointError`` whose message is one paragraph naming the file, what
 is wrong with it and what to do instead. Files are read with torch's weights-only
-unpickler: a file that needs anything else is refused, never loaded unsafely.
+unpickler: a file that needs anything else is refused, never loaded unsafely. Before that,
+every record of a checkpoint's zip archive is checked against the CRC-32 written with it
+(torch does not check them), so a file whose bytes changed after the save is refused rather
+than loaded with damaged tensors; this reads the file once more (0.02 s for a 100 MB file
+in the page cache, against 0.05 s for torch.load itself).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import os
 import os.path as osp
 import pickle
 import re
+import struct
 import zipfile
 from collections import OrderedDict
 from typing import Any
@@ -38,6 +43,7 @@ def read_checkpoint(path: str) -> dict[str, Any]:
             "anything. Use another checkpoint of the run (the work directory's last_checkpoint "
             "names the newest complete one)."
         )
+    _check_format(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
@@ -52,7 +58,7 @@ def read_checkpoint(path: str) -> dict[str, Any]:
             "for a file from elsewhere, re-save just its tensors (torch.save of the "
             "state_dict) where you trust its source."
         ) from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as error:
+    except _UNREADABLE as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise CheckpointError(_unreadable(path, reason)) from None
     if not isinstance(checkpoint, dict):
@@ -61,6 +67,77 @@ def read_checkpoint(path: str) -> dict[str, Any]:
             "dictionary with a 'state_dict'; give a .pth file written by tools/train.py."
         )
     return checkpoint
+
+
+# What torch's loader raises on bytes that are no checkpoint (a KeyError or IndexError comes
+# from the weights-only unpickler meeting an opcode or a stack it does not expect).
+_UNREADABLE = (
+    RuntimeError,
+    EOFError,
+    OSError,
+    zipfile.BadZipFile,
+    ValueError,
+    KeyError,
+    IndexError,
+    struct.error,
+)
+_ZIP_MAGIC = b"PK\x03\x04"
+_TEXT_PROBE = 512
+
+
+def _check_format(path: str) -> None:
+    """CheckpointError for a text file or a zip archive with a damaged record."""
+    with open(path, "rb") as f:
+        head = f.read(_TEXT_PROBE)
+    if head.startswith(_ZIP_MAGIC):
+        check_records(path)
+    elif _is_text(head):
+        raise CheckpointError(_text_file(path, head))
+
+
+def check_records(path: str) -> None:
+    """CheckpointError unless every record of the zip archive at ``path`` matches its CRC-32."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CheckpointError(_unreadable(path, reason)) from None
+    if damaged is not None:
+        what = " (the bytes of a tensor)" if re.search(r"/data/\d+$", damaged) else ""
+        raise CheckpointError(
+            f"checkpoint {path!r} is damaged: its record {damaged!r}{what} does not match the "
+            "CRC-32 checksum written with it, so its bytes changed after the save (a disk, "
+            "copy or transfer error) and its tensors cannot be trusted. It is not loaded: "
+            "copy the file again from its source, or use another checkpoint of the run (the "
+            "work directory's last_checkpoint names the newest complete one)."
+        )
+
+
+def _is_text(head: bytes) -> bool:
+    """Whether a file's first bytes are printable text (a checkpoint has binary headers)."""
+    if not head or b"\0" in head:
+        return False
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as error:  # a character cut at the probe's end is still text
+        if error.start < len(head) - 3:
+            return False
+        text = head[: error.start].decode("utf-8")
+    return all(c.isprintable() or c in "\t\r\n\f" for c in text)
+
+
+def _text_file(path: str, head: bytes) -> str:
+    text = head.decode("utf-8", errors="ignore")
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    hint = ""
+    if osp.isfile(first) and first != path:
+        hint = f" It names {first!r}: give that path if it is the checkpoint you meant."
+    return (
+        f"checkpoint {path!r} is a text file, not a PyTorch checkpoint (it begins "
+        f"{first[:60]!r}). Give a .pth file written by tools/train.py or "
+        f"tools/publish_checkpoint.py.{hint}"
+    )
 
 
 def _unreadable(path: str, reason: str) -> str:
@@ -85,6 +162,31 @@ def check_resumable(checkpoint: dict[str, Any], path: str, needs_schedulers: boo
             "schedule and ARSAM's warm-up. Resume from epoch_*.pth or iter_*.pth (or give "
             "--resume without a path for the newest one), or start a new run from these "
             "weights with --cfg-options load_from=PATH instead of --resume."
+        )
+
+
+ALLOW_NONFINITE_KEY = "allow_nonfinite_checkpoint"
+
+
+def check_finite_weights(checkpoint: dict[str, Any], path: str, allowed: bool = False) -> None:
+    """CheckpointError if a floating weight of ``checkpoint`` is inf or NaN, unless ``allowed``."""
+    if allowed:
+        return
+    floating = {
+        name: value
+        for name, value in state_dict_of(checkpoint).items()
+        if isinstance(value, torch.Tensor) and (value.is_floating_point() or value.is_complex())
+    }
+    bad = [name for name, value in floating.items() if not bool(torch.isfinite(value).all())]
+    if bad:
+        raise CheckpointError(
+            f"checkpoint {path!r} holds non-finite weights: {len(bad)} of its {len(floating)} "
+            f"floating-point tensors contain inf or NaN (e.g. {bad[0]}), so every result "
+            "computed from it is meaningless; the run that wrote it diverged or the file was "
+            "altered. Use an earlier checkpoint of the run. To load it anyway (to examine the "
+            f"failure), set {ALLOW_NONFINITE_KEY}=True in the config (--cfg-options "
+            f"{ALLOW_NONFINITE_KEY}=True) or pass --allow-nonfinite to tools/test.py or "
+            "tools/publish_checkpoint.py."
         )
 
 

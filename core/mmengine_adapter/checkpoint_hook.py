@@ -17,6 +17,15 @@ show), which SAMOptimWrapper's state_dict leaves out and a resume would otherwis
 Before training it also removes the temporary files of an interrupted write and the
 checkpoints that a kill between steps 2 and 3 left outdated. It is registered under
 MMEngine's own name, ``CheckpointHook``, so every config gets it once the adapter is imported.
+
+Best checkpoints (``save_best``) follow the same order: the new ``best_*.pth`` is written,
+the epoch (or iteration) checkpoint is saved again to record it and its score in the message
+hub's runtime info, and only then is the previous best deleted. A resumed run reconciles what a
+kill left: a best file newer than the one its checkpoint records (killed before the re-save)
+is adopted with the score saved in it, and best files older than the recorded one (killed
+before the deletion) are removed, so the files and the best score are those of an unkilled
+run. With several ``save_best`` keys, a kill between the best files of one validation loses
+the later keys' best of that validation.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ import os.path as osp
 import re
 from typing import Any
 
-from mmengine.dist import is_main_process
+from mmengine.dist import broadcast_object_list, get_dist_info, is_main_process
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
@@ -79,6 +88,7 @@ class CrashSafeCheckpointHook(CheckpointHook):
     def before_train(self, runner: Any) -> None:
         """Set up as MMEngine does, then clear what an interrupted run left behind."""
         super().before_train(runner)
+        self._reconcile_best_files(runner)
         if not is_main_process():
             return
         for directory in {str(self.out_dir), str(runner.work_dir)}:
@@ -99,7 +109,7 @@ class CrashSafeCheckpointHook(CheckpointHook):
         """Checkpoints older than the kept ones (a kill came before their deletion)."""
         if self.max_keep_ckpts <= 0 or not self.keep_ckpt_ids or not osp.isdir(self.out_dir):
             return []
-        pattern = re.compile(re.escape(self.filename_tmpl).replace(r"\{\}", r"(\d+)") + "$")
+        pattern = self._step_pattern()
         oldest_kept = min(self.keep_ckpt_ids)
         outdated = []
         for name in os.listdir(self.out_dir):
@@ -107,6 +117,77 @@ class CrashSafeCheckpointHook(CheckpointHook):
             if match and int(match.group(1)) < oldest_kept:
                 outdated.append(osp.join(self.out_dir, name))
         return sorted(outdated)
+
+    def _step_pattern(self, prefix: str = "") -> re.Pattern:
+        """The file names ``prefix`` + filename_tmpl, with the step as group 1."""
+        template = re.escape(prefix + self.filename_tmpl).replace(r"\{\}", r"(\d+)")
+        return re.compile(template + "$")
+
+    def _best_keys(self) -> list[tuple[str, str, str]]:
+        """(key indicator, score info key, path info key) of each best checkpoint kept."""
+        if self.save_best is None or "auto" in self.key_indicators:
+            return []
+        if len(self.key_indicators) == 1:
+            return [(self.key_indicators[0], "best_score", "best_ckpt")]
+        return [(k, f"best_score_{k}", f"best_ckpt_{k}") for k in self.key_indicators]
+
+    def _reconcile_best_files(self, runner: Any) -> None:
+        """Make the best files and scores those of an unkilled run (see module notes)."""
+        current = runner.epoch if self.by_epoch else runner.iter
+        adopted: dict[str, Any] = {}
+        for key, score_key, path_key in self._best_keys():
+            if is_main_process():
+                adopted.update(self._reconcile_best_of(runner, key, score_key, path_key, current))
+        if get_dist_info()[1] > 1:
+            shared = [adopted]
+            broadcast_object_list(shared)
+            adopted = shared[0]
+        for info_key, value in adopted.items():
+            runner.message_hub.update_info(info_key, value)
+        for key, _, path_key in self._best_keys():
+            if path_key not in adopted:
+                continue
+            if len(self.key_indicators) == 1:
+                self.best_ckpt_path = adopted[path_key]
+            else:
+                self.best_ckpt_path_dict[key] = adopted[path_key]
+
+    def _reconcile_best_of(
+        self, runner: Any, key: str, score_key: str, path_key: str, current: int
+    ) -> dict[str, Any]:
+        """Adopt a best file newer than the recorded one, delete older ones; the adopted info."""
+        if not osp.isdir(self.out_dir):
+            return {}
+        pattern = self._step_pattern(f"best_{key}_".replace("/", "_"))
+        found = {}
+        for name in os.listdir(self.out_dir):
+            match = pattern.fullmatch(name)
+            if match:
+                found[int(match.group(1))] = osp.join(self.out_dir, name)
+        recorded = runner.message_hub.runtime_info.get(path_key)
+        match = pattern.fullmatch(osp.basename(str(recorded))) if recorded else None
+        recorded_step = int(match.group(1)) if match else 0
+        adopted: dict[str, Any] = {}
+        newer = [step for step in found if recorded_step < step <= current]
+        if newer:
+            from .checkpoint_checks import CheckpointError, read_checkpoint  # imports this module
+
+            path = found[max(newer)]
+            try:
+                info = read_checkpoint(path)["message_hub"]["runtime_info"]
+                adopted = {score_key: info[score_key], path_key: info[path_key]}
+                recorded_step = max(newer)
+                runner.logger.info(
+                    f"Adopted {path} (best {key} {info[score_key]}), written just before the "
+                    "interrupted run was stopped."
+                )
+            except (CheckpointError, KeyError, TypeError) as error:
+                runner.logger.warning(f"Not adopting {path} as the best checkpoint: {error}")
+        for step, path in sorted(found.items()):
+            if step < recorded_step:
+                os.remove(path)
+                runner.logger.info(f"Removed {path}, a best checkpoint replaced before a kill.")
+        return adopted
 
     def _save_checkpoint_with_step(self, runner: Any, step: int, meta: dict) -> None:
         """Write the checkpoint of ``step``, point ``last_checkpoint`` at it, then rotate."""

@@ -31,9 +31,11 @@ from torch import nn
 from ..two_pass import TwoPassOptimizer
 from .checkpoint_checks import CheckpointError, check_optimizer_settings
 from .checkpoint_hook import BASE_SETTINGS_KEY
+from .clipping import check_clip_grad
+from .resume_checks import check_same_optimizer, identity_of
 
 # The optimizer statistics logged every step (each optimizer reports the ones it has); the one list
-# that log readers (tools.benchmarking, tasks.classification.collect_results) use too.
+# that log readers (tools.benchmarking, tools.analysis_tools.collect_classification) use too.
 TELEMETRY_KEYS = (
     "sam_fraction",
     "sam_steps",
@@ -103,19 +105,11 @@ class SAMOptimWrapper(OptimWrapper):
 
     @staticmethod
     def _configure_clipping(optimizer: TwoPassOptimizer, clip_grad: dict | None) -> None:
+        check_clip_grad(clip_grad, two_pass=True)
         if not clip_grad:
             return
-        clip_grad = dict(clip_grad)
-        kind = clip_grad.pop("type", "norm")
-        if kind != "norm" or "max_norm" not in clip_grad:
-            raise ValueError(
-                "clip_grad for SAM/ARSAM must be dict(max_norm=..., norm_type=2): clipping by "
-                f"value is not supported, got {dict(clip_grad, type=kind)}"
-            )
-        optimizer.max_grad_norm = float(clip_grad.pop("max_norm"))
-        optimizer.grad_norm_type = float(clip_grad.pop("norm_type", 2.0))
-        if clip_grad:
-            raise ValueError(f"unknown clip_grad options {sorted(clip_grad)}")
+        optimizer.max_grad_norm = float(clip_grad["max_norm"])
+        optimizer.grad_norm_type = float(clip_grad.get("norm_type", 2.0))
 
     # --------------------------------------------------------------- binding
     def bind_model(self, model: nn.Module) -> None:
@@ -277,6 +271,7 @@ class SAMOptimWrapper(OptimWrapper):
         state_dict = dict(state_dict)
         scaler_state = state_dict.pop("loss_scaler", None)
         base_settings = state_dict.pop(BASE_SETTINGS_KEY, None)
+        check_same_optimizer(state_dict, identity_of(self.optimizer), "the resumed checkpoint")
         self.optimizer.check_state_dict(state_dict)
         check_optimizer_settings(
             state_dict["param_groups"],

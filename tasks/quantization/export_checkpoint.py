@@ -19,6 +19,8 @@ from mmengine.config import Config
 from mmengine.registry import MODELS
 from torch import nn
 
+from core.mmengine_adapter.checkpoint_loading import load_checkpoint_safely
+
 from .export import export_qcdq
 from .qcdq_graph import quantized_tensors
 
@@ -31,7 +33,7 @@ def build_trained_network(config: str | Path, checkpoint: str | Path) -> nn.Modu
         model_cfg.setdefault("data_preprocessor", cfg.data_preprocessor)
     model_cfg.get("backbone", {}).pop("float_checkpoint", None)
     model = MODELS.build(model_cfg)
-    state = torch.load(str(checkpoint), map_location="cpu", weights_only=True)
+    state = load_checkpoint_safely(str(checkpoint))
     model.load_state_dict(state.get("state_dict", state))
     return getattr(model, "backbone", model).eval()
 

@@ -10,7 +10,6 @@ which is found and removed here.
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,8 @@ from typing import Any
 import torch
 from brevitas.proxy.quant_proxy import QuantProxyFromInjector
 from torch import Tensor, nn
+
+from core.mmengine_adapter.checkpoint_loading import load_checkpoint_safely
 
 ANCHOR_KEY = "stem.0.weight"
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
@@ -53,13 +54,13 @@ def load_float_weights(
 def float_state_dict(
     source: str | Path | Mapping[str, Any] | nn.Module, prefix: str | None = None
 ) -> dict[str, Tensor]:
-    """The float network's tensors from a checkpoint file, a (checkpoint) dict or a model."""
+    """The float network's tensors from a checkpoint (path or URL, read safely), dict or model."""
     if isinstance(source, nn.Module):
         state: Mapping[str, Any] = source.state_dict()
     elif isinstance(source, Mapping):
         state = source
     else:
-        state = _read(Path(source))
+        state = load_checkpoint_safely(str(source))
     for key in ("state_dict", "model"):
         if isinstance(state.get(key), Mapping):
             state = state[key]
@@ -82,19 +83,6 @@ def float_keys_of(model: nn.Module) -> set[str]:
         for key in model.state_dict()
         if not any(key.startswith(quantizer) for quantizer in quantizers)
     }
-
-
-def _read(path: Path) -> Mapping[str, Any]:
-    if not path.is_file():
-        raise FileNotFoundError(f"float checkpoint not found: {path}")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise ValueError(
-            f"{path} holds more than tensors and cannot be read with weights_only=True. Save "
-            "the float model's state_dict alone (torch.save(model.state_dict(), path)) or pass "
-            "the loaded checkpoint dict instead of the path."
-        ) from error
 
 
 def _unwrap(key: str) -> str:

@@ -22,8 +22,14 @@ class AdapterToyModel(BaseModel):
     ``nan_after=n`` makes every loss after the n-th forward NaN.
     """
 
-    def __init__(self, width: int = 8, dropout: float = 0.0, nan_after: int | None = None) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        width: int = 8,
+        dropout: float = 0.0,
+        nan_after: int | None = None,
+        init_cfg: dict | None = None,
+    ) -> None:
+        super().__init__(init_cfg=init_cfg)
         self.nan_after = nan_after
         self.net = nn.Sequential(
             nn.Linear(4, width), nn.BatchNorm1d(width), nn.ReLU(), nn.Linear(width, 3)

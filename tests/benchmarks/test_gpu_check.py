@@ -18,13 +18,9 @@ import pytest
 import torch
 
 from tests.benchmarks.helpers import REPO
-from tools.benchmarking.gpu_check.context import PartContext
-from tools.benchmarking.gpu_check.parts import PARTS, part_title
-from tools.benchmarking.gpu_check.report import write_report
-from tools.benchmarking.gpu_check.runner import part_status
+from tools.benchmarking.gpu_check.parts import PARTS, PartContext, add_ratios, part_status
+from tools.benchmarking.gpu_check.report import sync_target, targets, write_report
 from tools.benchmarking.gpu_check.settings import TINY, TINY_ENV
-from tools.benchmarking.gpu_check.targets import sync_target, targets
-from tools.benchmarking.gpu_check.training_runs import add_ratios
 from tools.benchmarking.optimizers import ALL_OPTIMIZERS, is_two_pass
 
 SCRIPT = REPO / "tools" / "reproduce" / "gpu_check.py"
@@ -32,8 +28,8 @@ IN_PROCESS_PARTS = ("cost_resnet18", "cost_wrn28_10", "pose", "quantization", "a
 # Smaller still than --tiny: fewer timed steps and images; two epochs give two curve points.
 TEST_SCALE = dataclasses.replace(
     TINY,
-    cost_steps={"resnet18": (1, 2), "wrn28_10": (1, 2)},
-    acc_images=(64, 32),
+    steps={**TINY.steps, "cost_resnet18": (1, 2), "cost_wrn28_10": (1, 2)},
+    images={**TINY.images, "accuracy": 64},
 )
 
 
@@ -83,7 +79,7 @@ def in_process_report(tmp_path_factory):
             )
             result = PARTS[name][1](ctx)
             status = part_status(0, result)
-            report["parts"][name] = {"title": part_title(name), "status": status, "result": result}
+            report["parts"][name] = {"title": PARTS[name][0], "status": status, "result": result}
     torch.set_num_threads(threads)
     write_report(report, str(out))
     return report, (out / "report.md").read_text()

@@ -10,7 +10,7 @@ from mmengine.runner import Runner
 
 import tasks.classification  # noqa: F401
 from tasks.classification import TOP1_KEY, make_fake_cifar
-from tasks.classification.collect_results import collect, summarize_run
+from tools.analysis_tools.collect_classification import collect, summarize_run
 
 CONFIG_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "classification")
 MODELS = ("resnet18", "wrn28_10", "pyramidnet110")

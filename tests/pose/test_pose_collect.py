@@ -1,11 +1,11 @@
-"""tasks.pose.collect_results: one Markdown table from MMEngine's scalar logs."""
+"""tools.analysis_tools.collect_pose: one Markdown table from MMEngine's scalar logs."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from tasks.pose.collect_results import main, read_records, summarise
+from tools.analysis_tools.collect_pose import main, read_records, summarise
 
 
 def write_log(work_dir: Path, start: str, records: list[dict]) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from tasks.pose.collect_results import read_records, summarise
 from tests.pose.helpers import (
     DEMO_CONFIG,
     REPO,
@@ -25,6 +24,7 @@ from tests.pose.helpers import (
     train,
     write_config,
 )
+from tools.analysis_tools.collect_pose import read_records, summarise
 
 WRAPPERS = {"ARSAM": SMALL_ARSAM, "SAM": SMALL_SAM}
 

@@ -5,6 +5,7 @@ import torch
 from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
 from mmengine.registry import MODELS
 
+from core.mmengine_adapter.checkpoint_checks import CheckpointError
 from tasks.classification import CifarResNet, ImageClassifier
 from tasks.quantization import QuantCifarResNet, QuantRecipe, load_float_weights
 
@@ -124,7 +125,7 @@ def test_mismatched_float_checkpoint_is_a_clear_error(backbone, message):
 def test_checkpoint_without_a_float_resnet_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="cannot locate the float CifarResNet"):
         tiny_net(float_checkpoint={"state_dict": {"encoder.weight": torch.zeros(2)}})
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(CheckpointError, match=r"missing\.pth' not found"):
         tiny_net(float_checkpoint=tmp_path / "missing.pth")
 
 

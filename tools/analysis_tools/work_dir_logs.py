@@ -1,4 +1,8 @@
-"""Reading what a run logged: the ``<timestamp>/vis_data/scalars.json`` files of a work dir."""
+"""Reading what a run logged: the ``<timestamp>/vis_data/scalars.json`` files of a work dir.
+
+The one reader of these files: the analysis tools, the benchmark and comparison code, the GPU
+check and the classification and pose summaries all read logs through ``read_records``.
+"""
 
 from __future__ import annotations
 
@@ -7,42 +11,70 @@ import json
 import os.path as osp
 from typing import Any
 
+from core.mmengine_adapter.optim_wrapper import TELEMETRY_KEYS
 from tools.cli.errors import UserError
 
 
-def scalar_files(path: str) -> list[str]:
-    """The scalars files of a work dir (oldest run first), or ``path`` itself if it is one."""
+def scalar_files(path: str, missing_ok: bool = False) -> list[str]:
+    """The scalars files of a work dir (oldest run first), or ``path`` itself if it is one.
+
+    With ``missing_ok`` a path without logs gives an empty list instead of a ``UserError``.
+    """
     if osp.isfile(path):
         return [path]
+    found = sorted(glob.glob(osp.join(path, "*", "vis_data", "scalars.json")))
+    if found or missing_ok:
+        return found
     if not osp.isdir(path):
         raise UserError(
             f"{path!r} is neither a work dir nor a log file. Give the folder tools/train.py "
             "wrote into (its --work-dir, by default work_dirs/<config name>) or one of its "
             "<timestamp>/vis_data/scalars.json files."
         )
-    found = sorted(glob.glob(osp.join(path, "*", "vis_data", "scalars.json")))
-    if not found:
-        raise UserError(
-            f"no logged values in {path!r}: it holds no <timestamp>/vis_data/scalars.json. Give "
-            "a work dir written by tools/train.py (MMEngine's LocalVisBackend, in "
-            "the config's visualizer.vis_backends, writes that file)."
-        )
-    return found
+    raise UserError(
+        f"no logged values in {path!r}: it holds no <timestamp>/vis_data/scalars.json. Give "
+        "a work dir written by tools/train.py (MMEngine's LocalVisBackend, in "
+        "the config's visualizer.vis_backends, writes that file)."
+    )
 
 
-def read_records(path: str) -> list[dict[str, Any]]:
+def read_records(path: str, missing_ok: bool = False) -> list[dict[str, Any]]:
     """Every logged record of a work dir or scalars file, in the order they were written."""
     records: list[dict[str, Any]] = []
-    for name in scalar_files(path):
+    for name in scalar_files(path, missing_ok):
         with open(name) as handle:
             for line in handle:
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError:
-                    continue  # a line cut short by an interrupted run
+                    continue  # a line cut short by an interrupted run, or a blank one
                 if isinstance(record, dict):
                     records.append(record)
     return records
+
+
+def lookup(record: dict[str, Any], key: str) -> Any:
+    """``record[key]``, also accepting prefixed names such as ``train/key`` or ``optim/key``."""
+    if key in record:
+        return record[key]
+    for name, value in record.items():
+        if name.rsplit("/", 1)[-1] == key:
+            return value
+    return None
+
+
+def telemetry_series(records: list[dict[str, Any]]) -> dict[str, list[list[float]]]:
+    """Per telemetry key, the logged [iteration, value] pairs of the training records."""
+    series: dict[str, list[list[float]]] = {key: [] for key in TELEMETRY_KEYS}
+    for record in records:
+        step = record.get("step", record.get("iter"))
+        if step is None or "loss" not in record:
+            continue
+        for key in TELEMETRY_KEYS:
+            value = record.get(key)
+            if isinstance(value, int | float):
+                series[key].append([float(step), float(value)])
+    return series
 
 
 def is_training_record(record: dict[str, Any]) -> bool:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
-from .tables import Column, column, fixed, markdown_table, write_json, write_text
+from .tables import Column, column, fixed, markdown_table, write_markdown_and_json
 
 
 def mean_std(title: str, key: str, digits: int) -> Column:
@@ -60,8 +59,4 @@ def compare_markdown(result: Mapping[str, Any]) -> str:
 
 def write_compare(result: Mapping[str, Any], out_dir: str) -> tuple[str, str]:
     """Write ``compare.md`` and ``compare.json`` into ``out_dir``; returns their paths."""
-    markdown = os.path.join(out_dir, "compare.md")
-    json_path = os.path.join(out_dir, "compare.json")
-    write_text(markdown, compare_markdown(result))
-    write_json(json_path, result)
-    return markdown, json_path
+    return write_markdown_and_json(out_dir, "compare", compare_markdown(result), result)

@@ -25,6 +25,7 @@ from mmengine.registry import DATASETS
 
 from tasks.benchmarks.training_curve import CURVE_FILE
 from tasks.evidence.progress import Progress
+from tools.analysis_tools.work_dir_logs import read_records, telemetry_series
 from tools.cli import (
     UserError,
     build_runner,
@@ -35,8 +36,7 @@ from tools.cli import (
 )
 
 from .optimizers import ALL_OPTIMIZERS, check_names, is_two_pass, optimizer_config, takes
-from .scalars import read_json, read_scalar_records, telemetry_series
-from .tables import write_json
+from .tables import read_json, write_json
 
 DEFAULT_PREFIX = os.path.join("configs", "classification", "digits")
 DEFAULT_OPTIMIZERS = ALL_OPTIMIZERS
@@ -190,7 +190,7 @@ def summarize_run(
         "train_time_s": curve["train_time_s"],
         "wall_time_s": wall_time,
         "points": points,
-        "telemetry": telemetry_series(read_scalar_records(work_dir)),
+        "telemetry": telemetry_series(read_records(work_dir, missing_ok=True)),
     }
 
 

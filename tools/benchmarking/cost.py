@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import gc
-import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -27,8 +26,17 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 import tasks.classification  # noqa: F401  (registers the backbones)
+from tasks.evidence.progress import Progress
 
-from .device import host_syncs_forbidden, is_cuda, peak_since, start_peak_tracking, synchronize
+from .device import (
+    environment,
+    host_syncs_forbidden,
+    host_syncs_seen,
+    is_cuda,
+    peak_since,
+    start_peak_tracking,
+    synchronize,
+)
 from .memory import optimizer_state_bytes, parameter_bytes
 from .optimizers import ALL_OPTIMIZERS, build_optimizer, check_names, is_two_pass, optimizer_config
 
@@ -203,69 +211,55 @@ def timed_step(contestant: Contestant, batch: tuple[Tensor, Tensor], device: tor
         contestant.peak_bytes = max(peak, contestant.peak_bytes or 0)
 
 
-def is_window_boundary(optimizer: torch.optim.Optimizer) -> bool:
-    """Whether the coming step reads the device by design (ARSAM's window boundaries)."""
-    declared = getattr(optimizer, "host_reads_ahead", None)
-    return bool(declared and declared())
+def declared_reads(optimizer: torch.optim.Optimizer) -> int | None:
+    """The host reads the coming step declares (``host_reads_ahead``); None without one."""
+    declaration = getattr(optimizer, "host_reads_ahead", None)
+    return int(declaration()) if callable(declaration) else None
+
+
+def sync_verdict(device: Any, checked: int, failure: str | None) -> str:
+    """n/a off CUDA, else whether the checked steps ran without a host synchronisation."""
+    if not is_cuda(device):
+        return "n/a (CPU)"
+    return f"no ({failure})" if failure else f"yes ({checked} steps checked)"
 
 
 def check_sync_free(
     contestant: Contestant, batches: Sequence[tuple[Tensor, Tensor]], steps: int, device: Any
-) -> str:
-    """Run ``steps`` more steps with host syncs made errors (window boundaries excepted)."""
-    if steps <= 0:
-        return "not checked"
-    if not is_cuda(device):
-        return "n/a"
-    checked = 0
+) -> dict[str, Any]:
+    """Run ``steps`` more steps, host syncs made errors except in steps that declare reads.
+
+    Steps declaring host reads (ARSAM's window boundaries) run under sync debug mode 'warn'
+    and count the syncs seen. Returns the counts, whether every step had a declaration and
+    the verdict.
+    """
+    counts: dict[str, Any] = {"checked": 0, "exempt": 0, "declared_reads": 0, "observed_syncs": 0}
+    declared, failure = True, None
     for index in range(steps):
         batch = batches[index % len(batches)]
-        if is_window_boundary(contestant.optimizer):
-            run_step(contestant, batch)
+        reads = declared_reads(contestant.optimizer)
+        declared = declared and reads is not None
+        if reads:
+            with host_syncs_seen(device) as seen:
+                run_step(contestant, batch)
+            counts["exempt"] += 1
+            counts["declared_reads"] += reads
+            counts["observed_syncs"] += len(seen)
             continue
         try:
             with host_syncs_forbidden(device):
                 run_step(contestant, batch)
         except RuntimeError as error:
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else "error"
-            return f"no (step {index}: {first_line})"
-        checked += 1
+            failure = f"step {index}: {(str(error).strip() or 'error').splitlines()[0]}"
+            break
+        counts["checked"] += 1
     synchronize(device)
-    return f"yes ({checked} steps)"
-
-
-class ProgressReport:
-    """Lines of ``done/total``, elapsed time and ETA, at every tenth of the work and every 30 s."""
-
-    def __init__(
-        self, total: int, emit: Callable[[str], None] | None, interval_s: float = 30.0
-    ) -> None:
-        self.total, self.emit, self.interval_s = max(total, 1), emit, interval_s
-        self.start = self.last = time.perf_counter()
-        self.next_tenth = 1
-
-    def update(self, done: int, what: str, force: bool = False) -> None:
-        """Report ``done`` units of work finished, ``what`` describing where the run is."""
-        if self.emit is None:
-            return
-        now = time.perf_counter()
-        reached = done * 10 >= self.next_tenth * self.total
-        if not (force or reached or now - self.last >= self.interval_s):
-            return
-        while self.next_tenth * self.total <= done * 10:
-            self.next_tenth += 1
-        elapsed = now - self.start
-        eta = elapsed / done * (self.total - done) if done else float("nan")
-        self.last = now
-        self.emit(f"{what}: elapsed {_clock(elapsed)}, ETA {_clock(eta)}")
-
-
-def _clock(seconds: float) -> str:
-    """``seconds`` as H:MM:SS ('?' when unknown)."""
-    if seconds != seconds:
-        return "?"
-    whole = round(seconds)
-    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+    verdict = sync_verdict(device, counts["checked"], failure)
+    return {
+        **counts,
+        "declaration": "declared" if declared else "no declaration",
+        "verdict": verdict,
+    }
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -315,21 +309,6 @@ def summarize(contestants: Sequence[Contestant], steps: int) -> list[dict[str, A
     return rows
 
 
-def environment(device: torch.device) -> dict[str, Any]:
-    """Versions and the device, for the record."""
-    info = {
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "device": str(device),
-        "threads": torch.get_num_threads(),
-    }
-    if is_cuda(device):
-        info["gpu"] = torch.cuda.get_device_name(device)
-    return info
-
-
 def run_benchmark(
     settings: BenchmarkSettings, progress: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
@@ -346,7 +325,13 @@ def run_benchmark(
     batches = make_batches(settings, device)
     steps = settings.warmup + settings.steps
     check_steps = settings.sync_check_steps if is_cuda(device) else 0
-    report = ProgressReport(len(contestants) * (steps + check_steps), progress)
+    report = Progress([1.0] * len(contestants) * (steps + check_steps))
+
+    def tell(what: str, force: bool = False) -> None:
+        status = report.advance(len(contestants), runs=len(contestants))
+        if progress is not None and (report.due(interval_s=30.0) or force):
+            progress(f"{what}: {status}")
+
     if progress is not None:
         progress(
             f"{', '.join(c.name for c in contestants)} on {settings.model} at batch "
@@ -357,7 +342,7 @@ def run_benchmark(
     for step in range(settings.warmup):
         for contestant in contestants:
             run_step(contestant, batches[step % len(batches)])
-        report.update((step + 1) * len(contestants), f"warm-up step {step + 1}/{steps} ({names})")
+        tell(f"warm-up step {step + 1}/{steps} ({names})")
     synchronize(device)
     for contestant in contestants:
         contestant.calls = 0
@@ -368,28 +353,16 @@ def run_benchmark(
         for step in range(settings.warmup, steps):
             for contestant in contestants:
                 timed_step(contestant, batches[step % len(batches)], device)
-            report.update(
-                (step + 1) * len(contestants),
-                f"timed step {step + 1}/{steps} ({names})",
-                force=step + 1 == steps,
-            )
+            tell(f"timed step {step + 1}/{steps} ({names})", force=step + 1 == steps)
     finally:
         if gc_was_enabled:
             gc.enable()
     rows = summarize(contestants, settings.steps)
-    sync = {}
-    for index, contestant in enumerate(contestants):
-        sync[contestant.name] = check_sync_free(
-            contestant, batches, settings.sync_check_steps, device
-        )
-        if check_steps:
-            report.update(
-                len(contestants) * steps + (index + 1) * check_steps,
-                f"sync check {index + 1}/{len(contestants)} ({contestant.name})",
-                force=True,
-            )
-    for row in rows:
-        row["sync_free"] = sync[row["optimizer"]]
+    if settings.sync_check_steps > 0:
+        for row, contestant in zip(rows, contestants):
+            row["sync_free"] = check_sync_free(contestant, batches, check_steps, device)["verdict"]
+            if check_steps:
+                tell(f"sync check ({contestant.name})", force=True)
     return {
         "settings": asdict(settings),
         "environment": environment(device),

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from .tables import Column, column, fixed, markdown_table, write_json, write_text
+from .tables import Column, column, fixed, markdown_table, write_markdown_and_json
 
 MIB = 1024.0**2
 
@@ -70,8 +69,4 @@ def benchmark_markdown(result: dict[str, Any]) -> str:
 
 def write_benchmark(result: dict[str, Any], out_dir: str) -> tuple[str, str]:
     """Write ``benchmark.md`` and ``benchmark.json`` into ``out_dir``; returns their paths."""
-    markdown = os.path.join(out_dir, "benchmark.md")
-    json_path = os.path.join(out_dir, "benchmark.json")
-    write_text(markdown, benchmark_markdown(result))
-    write_json(json_path, result)
-    return markdown, json_path
+    return write_markdown_and_json(out_dir, "benchmark", benchmark_markdown(result), result)

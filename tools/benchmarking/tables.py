@@ -1,15 +1,15 @@
-"""Markdown tables and JSON files shared by the benchmark and the comparison."""
+"""The one Markdown table writer, and the JSON files of the benchmark, comparison and GPU check."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-# A column: its title and how to render the cell of one row.
-Column = tuple[str, Callable[[Mapping[str, Any]], str]]
+# A column: its title and how to render the cell of one row (a mapping, or any record).
+Column = tuple[str, Callable[[Any], str]]
 
 
 def fixed(digits: int) -> Callable[[Any], str]:
@@ -35,7 +35,7 @@ def column(title: str, key: str, fmt: Callable[[Any], str] = text) -> Column:
     return title, lambda row: fmt(row.get(key))
 
 
-def markdown_table(columns: Sequence[Column], rows: Sequence[Mapping[str, Any]]) -> str:
+def markdown_table(columns: Sequence[Column], rows: Sequence[Any]) -> str:
     """``rows`` as a Markdown table."""
     lines = [
         "| " + " | ".join(title for title, _ in columns) + " |",
@@ -57,6 +57,17 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def read_json(path: str, default: Any = None) -> Any:
+    """The JSON document at ``path``; ``default``, when given, if it is missing or cut short."""
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, json.JSONDecodeError):
+        if default is None:
+            raise
+        return default
+
+
 def write_json(path: str, payload: Any) -> None:
     """Write ``payload`` as indented strict JSON, creating the folder."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -70,3 +81,13 @@ def write_text(path: str, content: str) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as handle:
         handle.write(content)
+
+
+def write_markdown_and_json(
+    out_dir: str, stem: str, markdown: str, payload: Any
+) -> tuple[str, str]:
+    """Write ``<stem>.md`` and ``<stem>.json`` into ``out_dir``; returns their paths."""
+    paths = os.path.join(out_dir, f"{stem}.md"), os.path.join(out_dir, f"{stem}.json")
+    write_text(paths[0], markdown)
+    write_json(paths[1], payload)
+    return paths

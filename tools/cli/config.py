@@ -13,6 +13,7 @@ from mmengine.registry import OPTIMIZERS
 
 from core.mmengine_adapter import TWO_PASS_OPTIMIZERS
 
+from .config_files import apply_cfg_options, read_config_file
 from .errors import UserError
 
 
@@ -26,15 +27,9 @@ def load_config(
     launcher: str = "none",
 ) -> Config:
     """The config at ``path`` with the command line's choices applied."""
-    if not osp.isfile(path):
-        raise UserError(
-            f"config file {path!r} not found. Configs live under configs/<task>/, for example "
-            "configs/classification/digits_arsam.py or configs/pose/hrnet_arsam.py; run from "
-            "the repository root or give the full path."
-        )
-    cfg = Config.fromfile(path)
+    cfg = read_config_file(path)
     if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+        apply_cfg_options(cfg, cfg_options)
     cfg.launcher = launcher
     if work_dir is not None:
         cfg.work_dir = work_dir
@@ -121,7 +116,7 @@ def _amp_dtype_name(dtype: object) -> str | None:
 
 def check_optimizer(cfg: Config) -> None:
     """Raise UserError unless the config's optimizer and base optimizer are registered."""
-    optimizer = (cfg.get("optim_wrapper") or {}).get("optimizer") or {}
+    optimizer = _optimizer_block(cfg.get("optim_wrapper"))
     name = optimizer.get("type")
     if name is None:
         return
@@ -146,6 +141,29 @@ def check_optimizer(cfg: Config) -> None:
                 f"{name} needs base_optimizer=dict(type=<a torch optimizer such as 'SGD' or "
                 f"'Adam'>, lr=...), got {base!r}."
             )
+
+
+def _optimizer_block(wrapper: object) -> dict:
+    """The optim_wrapper's optimizer dict ({} when there is none); UserError if malformed."""
+    example = "dict(type='SGD', lr=0.1) or dict(type='ARSAM', base_optimizer=dict(type='SGD'))"
+    if wrapper is None:
+        return {}
+    if not isinstance(wrapper, dict):
+        raise UserError(
+            f"optim_wrapper must be a dict, such as dict(type='OptimWrapper', "
+            f"optimizer=dict(type='SGD', lr=0.1)), got {wrapper!r}. To change one setting, "
+            "give its key path: --cfg-options optim_wrapper.optimizer.lr=0.05."
+        )
+    optimizer = wrapper.get("optimizer")
+    if optimizer is None:
+        return {}
+    if not isinstance(optimizer, dict) or "type" not in optimizer:
+        raise UserError(
+            f"optim_wrapper.optimizer must be a dict with a 'type', such as {example}, got "
+            f"{optimizer!r}. To change one setting, give its key path: --cfg-options "
+            "optim_wrapper.optimizer.lr=0.05."
+        )
+    return optimizer
 
 
 def _epoch_based(train_cfg: dict | None) -> bool:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-import inspect
 import numbers
 import os
 import shutil
@@ -12,10 +10,19 @@ from typing import Any
 from mmengine.config import Config
 from mmengine.registry import OPTIMIZERS
 
+from core.arguments import check_grad_norm_type, check_max_grad_norm
 from core.mmengine_adapter import TWO_PASS_OPTIMIZERS
+from core.mmengine_adapter.clipping import check_clip_grad
 from core.mmengine_adapter.distributed import DEFAULT_MASTER_PORT, missing_launcher_variables
+from core.mmengine_adapter.nonfinite import (
+    MAX_CONSECUTIVE_SKIPS,
+    MAX_SKIPPED_FRACTION,
+    check_skip_limits,
+)
 
 from .errors import UserError
+from .registry_checks import check_registry_arguments
+from .signatures import accepted_arguments, reject_unknown
 
 _BUILDER_KEYS = {"type", "base_optimizer", "warmup_epochs", "params"}
 
@@ -28,6 +35,8 @@ def check_config(cfg: Config) -> None:
     if isinstance(wrapper, dict):
         check_wrapper_matches_optimizer(wrapper)
         check_optimizer_arguments(wrapper.get("optimizer") or {})
+    check_registry_arguments(cfg)
+    check_update_safeguards(cfg)
 
 
 def check_launcher_environment(launcher: str) -> None:
@@ -89,10 +98,39 @@ def check_wrapper_matches_optimizer(wrapper: dict) -> None:
     if kind != "SAMOptimWrapper" or constructor != "SAMOptimWrapperConstructor":
         raise UserError(
             f"{name} runs a second forward-backward pass on some steps, which only "
-            "SAMOptimWrapper can do; the config has optim_wrapper type={kind!r}, "
+            f"SAMOptimWrapper can do; the config has optim_wrapper type={kind!r}, "
             f"constructor={constructor!r}. Set optim_wrapper=dict(type='SAMOptimWrapper', "
             "constructor='SAMOptimWrapperConstructor', optimizer=...)."
         )
+
+
+def check_update_safeguards(cfg: Config) -> None:
+    """Clipping bounds and the non-finite hook's skip limits are in range (wrecked runs stop)."""
+    wrapper = cfg.get("optim_wrapper")
+    if isinstance(wrapper, dict):
+        optimizer = wrapper.get("optimizer")
+        two_pass = wrapper.get("type") == "SAMOptimWrapper" or (
+            isinstance(optimizer, dict) and optimizer.get("type") in TWO_PASS_OPTIMIZERS
+        )
+        try:
+            check_clip_grad(wrapper.get("clip_grad"), two_pass=two_pass)
+        except ValueError as error:
+            raise UserError(str(error)) from error
+        if two_pass and isinstance(optimizer, dict):
+            try:
+                check_max_grad_norm(optimizer.get("max_grad_norm"))
+                check_grad_norm_type(optimizer.get("grad_norm_type", 2.0))
+            except (TypeError, ValueError) as error:
+                raise UserError(f"optim_wrapper.optimizer.{error}") from error
+    for hook in cfg.get("custom_hooks") or []:
+        if isinstance(hook, dict) and hook.get("type") == "NonFiniteCheckHook":
+            try:
+                check_skip_limits(
+                    hook.get("max_skipped_fraction", MAX_SKIPPED_FRACTION),
+                    hook.get("max_consecutive_skips", MAX_CONSECUTIVE_SKIPS),
+                )
+            except ValueError as error:
+                raise UserError(f"custom_hooks: {error}") from error
 
 
 def check_optimizer_arguments(optimizer: dict) -> None:
@@ -121,36 +159,14 @@ def _check_warmup(value: Any, key: str) -> None:
         )
 
 
-def accepted_arguments(klass: type) -> set[str] | None:
-    """The keyword arguments ``klass`` accepts along its constructor chain (None: any)."""
-    accepted: set[str] = set()
-    for cls in klass.__mro__:
-        init = cls.__dict__.get("__init__")
-        if init is None:
-            continue
-        parameters = inspect.signature(init).parameters.values()
-        accepted |= {p.name for p in parameters if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
-        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
-            return accepted - {"self", "defaults"}
-    return None
-
-
 def _check_known(block: dict, klass: type, where: str) -> None:
     accepted = accepted_arguments(klass)
     if accepted is None:
         return
     if klass in TWO_PASS_OPTIMIZERS.values():
         accepted |= _BUILDER_KEYS
-    unknown = sorted(set(block) - accepted - {"type"})
-    if not unknown:
-        return
-    key = unknown[0]
-    close = difflib.get_close_matches(key, sorted(accepted - {"params", "self"}), n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise UserError(
-        f"{where}: {klass.__name__} has no argument {key!r}.{hint} It takes "
-        f"{', '.join(sorted(accepted - {'params', 'self', 'base_optimizer'}))}."
-    )
+    listed = accepted - {"params", "self", "type"}
+    reject_unknown(set(block) - {"type"}, accepted, where, klass.__name__, listed)
 
 
 def check_work_dir(path: str) -> None:

@@ -1,6 +1,7 @@
 """User errors: one paragraph that says what to do, printed instead of a traceback.
 
-Exit codes: 0 success, 2 a mistake in the command line, config or files (nothing trained),
+Exit codes: 0 success, 2 a mistake in the command line, config or files (nothing trained)
+or a file that could not be written (disk full, read-only; what was written is intact),
 3 training stopped because the loss or the weights became inf/NaN, 4 a distributed collective
 timed out or lost a rank, 143 stopped by SIGTERM. In a distributed run a rank that stops leaves
 its reason for the others, which then stop with the same paragraph and exit code.
@@ -10,6 +11,7 @@ traceback instead of the paragraph.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -19,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from core.mmengine_adapter.checkpoint_checks import CheckpointError
+from core.mmengine_adapter.checkpoint_hook import POINTER
 from core.mmengine_adapter.distributed import (
     announce_stop,
     explain_collective_failure,
@@ -75,6 +78,55 @@ def config_errors(section: str) -> Iterator[None]:
             ) from error
 
 
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES}
+_STORAGE_PROBLEMS = {
+    errno.ENOSPC: ("no space left on the device", "Free space on that disk"),
+    errno.EDQUOT: ("the disk quota is exceeded", "Free space within your quota"),
+    errno.EROFS: ("the file system is read-only", "Make that folder writable"),
+    errno.EACCES: ("permission denied", "Make that folder writable"),
+}
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Turn a full disk, a read-only file system or a denied permission into a UserError."""
+    try:
+        yield
+    except OSError as error:
+        if not _failed_write(error):
+            raise
+        raise UserError(_storage_paragraph(error)) from error
+
+
+def _failed_write(error: OSError) -> bool:
+    """Whether ``error`` is a write refused for lack of space or permission (not a read)."""
+    if error.errno not in STORAGE_ERRNOS:
+        return False
+    if error.errno != errno.EACCES:
+        return True
+    path = error.filename
+    return bool(path) and (not os.path.exists(path) or os.access(path, os.R_OK))
+
+
+def _storage_paragraph(error: OSError) -> str:
+    """What failed to be written, that what was written is intact, and how to go on."""
+    problem, fix = _STORAGE_PROBLEMS[error.errno]
+    target = f" ({error.filename})" if error.filename else ""
+    newest = "the work directory's last_checkpoint file names the newest complete checkpoint"
+    if error.filename:
+        pointer = os.path.join(os.path.dirname(os.path.abspath(error.filename)), POINTER)
+        if os.path.isfile(pointer):
+            with open(pointer) as f:
+                newest = f"the newest complete checkpoint is {f.read().strip()}"
+    return (
+        f"writing a file failed: {problem}{target}. Checkpoints and logs already written are "
+        "intact (a checkpoint is written to a temporary file and renamed into place, so a "
+        f"failed write never replaces a complete one); {newest}. {fix} (or give --work-dir "
+        "on another disk) and run the command again; a training run goes on from its newest "
+        "checkpoint with --resume."
+    )
+
+
 def _stop_on_sigterm(signum: int, frame: Any) -> None:
     """Unwind on SIGTERM, so that files being written are cleaned up."""
     raise SystemExit(128 + signum)
@@ -85,7 +137,8 @@ def main(run: Callable[[], Any]) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
-        run()
+        with storage_errors():
+            run()
     except UserError as error:
         announce_stop("user", str(error))
         if debugging():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import logging
 import os.path as osp
 import sys
 import time
@@ -13,13 +14,17 @@ from typing import Any
 import mmengine
 from mmengine.config import Config
 from mmengine.dist import is_main_process
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from core.mmengine_adapter.checkpoint_loading import is_remote
 from core.mmengine_adapter.distributed import prepare_cpu_distributed
+from core.mmengine_adapter.step_counts import run_step_counts
 
 from .config_checks import check_config, check_work_dir
 from .errors import UserError, user_errors
 from .startup import check_start_checkpoint, prepare_training, resolve_resume
+from .work_dir_lock import work_dir_lock
 
 _RUN_NUMBERS = itertools.count()
 RELIABILITY_HOOKS = ("RandomStateHook", "NonFiniteCheckHook", "ParameterRebindHook")
@@ -66,18 +71,26 @@ def train(cfg: Config) -> Runner:
         check_config(cfg)
         run_preflight_checks(cfg)
         check_work_dir(cfg.work_dir)
-        resolve_resume(cfg)
-        runner = build_runner(cfg)
-    prepare_training(runner)
-    with user_errors():  # e.g. a resumed optimizer state that does not fit the run's length
-        runner.train()
-    report_outputs(runner)
+    # before anything is written or looked for in the work dir: --resume included
+    with work_dir_lock(cfg.work_dir, cfg.get("launcher", "none")) as takeover_note:
+        with user_errors():
+            resolve_resume(cfg)
+            runner = build_runner(cfg)
+        if takeover_note is not None:
+            print_log(takeover_note, logger=runner.logger, level=logging.WARNING)
+        prepare_training(runner)
+        with user_errors():  # e.g. a resumed optimizer state that does not fit the run's length
+            runner.train()
+        report_outputs(runner)
     return runner
 
 
 def test(cfg: Config, checkpoint: str) -> dict[str, Any]:
-    """Evaluate ``checkpoint`` on the config's test split; returns the metrics."""
-    if not osp.isfile(checkpoint):
+    """Evaluate ``checkpoint`` on the config's test split; returns the metrics.
+
+    Takes no work dir lock: evaluation may run beside a training run (tools/cli/work_dir_lock.py).
+    """
+    if not is_remote(checkpoint) and not osp.isfile(checkpoint):
         raise UserError(f"checkpoint {checkpoint!r} not found; give the path of a .pth file.")
     cfg.load_from, cfg.resume = checkpoint, False
     with user_errors():
@@ -98,7 +111,7 @@ def write_metrics(metrics: dict[str, Any], path: str) -> None:
 
 
 def report_outputs(runner: Runner) -> None:
-    """Print the work directory, the log directory and the last checkpoint (rank 0)."""
+    """Print the log directory, the last checkpoint and the steps taken and skipped (rank 0)."""
     if runner.rank != 0:
         return
     pointer = osp.join(runner.work_dir, "last_checkpoint")
@@ -107,3 +120,6 @@ def report_outputs(runner: Runner) -> None:
         with open(pointer) as f:
             last = f.read().strip()
     print(f"logs: {runner.log_dir}\nlast checkpoint: {last}", flush=True)
+    counts = run_step_counts(runner)
+    if counts is not None:
+        print(counts.summary(), flush=True)

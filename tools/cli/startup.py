@@ -9,18 +9,19 @@ paragraph each, and checks the checkpoint the run starts from against the built 
 
 from __future__ import annotations
 
-import os.path as osp
-
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from core.mmengine_adapter.checkpoint_checks import (
+    ALLOW_NONFINITE_KEY,
+    check_finite_weights,
     check_model_matches,
     check_resumable,
     find_resumable_checkpoint,
-    read_checkpoint,
 )
+from core.mmengine_adapter.checkpoint_loading import load_checkpoint_safely
+from core.mmengine_adapter.resume_checks import check_resume_plan
 
 from .errors import config_errors, user_errors
 
@@ -60,10 +61,12 @@ def prepare_training(runner: Runner) -> None:
 def check_start_checkpoint(runner: Runner, resume: bool) -> None:
     """The checkpoint a run loads is readable, of this model, and resumable when resumed."""
     path = runner._load_from
-    if path is None or ("://" in str(path) and not osp.isfile(str(path))):
-        return  # nothing to load, or a URL that MMEngine downloads
-    with user_errors():
-        checkpoint = read_checkpoint(str(path))
+    if path is None:
+        return
+    with user_errors():  # a URL is downloaded into the cache here, read safely like a file
+        checkpoint = load_checkpoint_safely(str(path))
+        check_finite_weights(checkpoint, str(path), bool(runner.cfg.get(ALLOW_NONFINITE_KEY)))
         if resume:
             check_resumable(checkpoint, str(path), runner.param_schedulers is not None)
+            check_resume_plan(checkpoint, str(path), runner)
         check_model_matches(runner.model, checkpoint, str(path))

@@ -66,7 +66,7 @@ reference=()
 if [[ " $OPTIMIZERS " == *" sam "* ]]; then
     reference=(--reference sam)
 fi
-"$PYTHON" -m tasks.pose.collect_results "${runs[@]}" "${reference[@]}" \
+"$PYTHON" -m tools.analysis_tools.collect_pose "${runs[@]}" "${reference[@]}" \
     --out "${WORK_ROOT}/results.md"
 echo "Table written to ${WORK_ROOT}/results.md"
 report_failures

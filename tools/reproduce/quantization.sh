@@ -69,6 +69,6 @@ for bits in $BITS; do
     done
 done
 
-"$PYTHON" -m tasks.classification.collect_results "$WORK_ROOT" --output "${WORK_ROOT}/results.md"
+"$PYTHON" -m tools.analysis_tools.collect_classification "$WORK_ROOT" --output "${WORK_ROOT}/results.md"
 echo "Table written to ${WORK_ROOT}/results.md"
 report_failures

@@ -1,6 +1,5 @@
-"""The prepared GPU check behind tools/reproduce/gpu_check.py: parts, time limits, report.
+"""The prepared GPU check behind tools/reproduce/gpu_check.py: sizes, parts, report.
 
-Every part runs in its own process (``runner``); the parts import torch, MMEngine and the
-benchmark code inside their functions, so that the process that only orchestrates them
-stays light.
+``settings`` holds the GPU and tiny sizes, ``parts`` the parts (each a call to the tool it
+measures, each run in its own time-limited process) and ``report`` report.md and report.json.
 """

@@ -6,7 +6,8 @@ so resumed runs are included), the dumped config for the batch size, and an opti
 ``run_info.json`` written by ``tools/reproduce/classification.sh`` (``wall_time_s``, ``gpus``).
 Missing keys show as ``-``.
 
-    python -m tasks.classification.collect_results work_dirs/classification --output results.md
+    python -m tools.analysis_tools.collect_classification work_dirs/classification \
+        --output results.md
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from typing import Any
 from mmengine.config import Config
 
 from core.mmengine_adapter.optim_wrapper import TELEMETRY_KEYS
-
-from .accuracy import TOP1_KEY
+from tasks.classification.accuracy import TOP1_KEY
+from tools.analysis_tools.work_dir_logs import lookup, read_records
+from tools.benchmarking.tables import Column, column, fixed, markdown_table, text
 
 OPTIMIZERS = ("sgd", "sam", "arsam")
 COLUMNS = (
@@ -45,38 +47,10 @@ COLUMNS = (
 )
 
 
-def read_scalar_records(work_dir: str) -> list[dict[str, Any]]:
-    """All JSON log records of a work directory, oldest timestamp first."""
-    records: list[dict[str, Any]] = []
-    for vis_dir in sorted(glob.glob(os.path.join(work_dir, "*", "vis_data"))):
-        scalars = os.path.join(vis_dir, "scalars.json")
-        paths = [scalars] if os.path.isfile(scalars) else sorted(glob.glob(f"{vis_dir}/*.json"))
-        for path in paths[:1]:
-            with open(path) as handle:
-                for line in handle:
-                    line = line.strip()
-                    if line:
-                        try:
-                            records.append(json.loads(line))
-                        except json.JSONDecodeError:
-                            continue
-    return records
-
-
-def _lookup(record: dict[str, Any], key: str) -> Any:
-    """``record[key]``, also accepting prefixed names such as ``train/key`` or ``optim/key``."""
-    if key in record:
-        return record[key]
-    for name, value in record.items():
-        if name.rsplit("/", 1)[-1] == key:
-            return value
-    return None
-
-
 def _last(records: Sequence[dict[str, Any]], key: str) -> float | None:
     """The last finite value logged under ``key``."""
     for record in reversed(records):
-        value = _lookup(record, key)
+        value = lookup(record, key)
         if isinstance(value, int | float) and math.isfinite(value):
             return float(value)
     return None
@@ -116,7 +90,7 @@ def split_run_name(name: str) -> tuple[str, str, str]:
 
 def summarize_run(work_dir: str, metric: str = TOP1_KEY) -> dict[str, Any]:
     """Accuracy, time, throughput and SAM telemetry of one work directory."""
-    records = read_scalar_records(work_dir)
+    records = read_records(work_dir, missing_ok=True)
     train = [r for r in records if "iter" in r or "lr" in r or "loss" in r]
     val = [r for r in records if metric in r]
     scores = [float(r[metric]) for r in val]
@@ -166,38 +140,22 @@ def _add_time_vs_sam(rows: list[dict[str, Any]]) -> None:
         row["time_vs_sam"] = row["wall_time_s"] / reference if has_both else None
 
 
-CELL_FORMATS = {
-    "top1_best": "{:.2f}",
-    "top1_last": "{:.2f}",
-    "epochs": "{:.0f}",
-    "wall_time_s": "{:.0f}",
-    "time_vs_sam": "{:.3f}",
-    "images_per_s": "{:.1f}",
-    "sam_fraction": "{:.3f}",
-    "quota": "{:.2f}",
-    "psf_ratio": "{:.3f}",
-    "grad_evals": "{:.0f}",
+CELL_DIGITS = {
+    "top1_best": 2,
+    "top1_last": 2,
+    "epochs": 0,
+    "wall_time_s": 0,
+    "time_vs_sam": 3,
+    "images_per_s": 1,
+    "sam_fraction": 3,
+    "quota": 2,
+    "psf_ratio": 3,
+    "grad_evals": 0,
 }
-
-
-def _format(key: str, value: Any) -> str:
-    """Table cell text."""
-    if value is None:
-        return "-"
-    if isinstance(value, int | float) and key in CELL_FORMATS:
-        return CELL_FORMATS[key].format(value)
-    return str(value)
-
-
-def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
-    """Rows as a Markdown table with the columns of ``COLUMNS``."""
-    lines = [
-        "| " + " | ".join(title for _, title in COLUMNS) + " |",
-        "|" + "|".join("---" for _ in COLUMNS) + "|",
-    ]
-    for row in rows:
-        lines.append("| " + " | ".join(_format(key, row.get(key)) for key, _ in COLUMNS) + " |")
-    return "\n".join(lines) + "\n"
+TABLE: tuple[Column, ...] = tuple(
+    column(title, key, fixed(CELL_DIGITS[key]) if key in CELL_DIGITS else text)
+    for key, title in COLUMNS
+)
 
 
 def find_work_dirs(paths: Sequence[str]) -> list[str]:
@@ -219,7 +177,7 @@ def collect(paths: Sequence[str], metric: str = TOP1_KEY) -> str:
     rows = [summarize_run(work_dir, metric) for work_dir in find_work_dirs(paths)]
     rows.sort(key=lambda r: (r["dataset"], r["model"], order.get(r["optimizer"], 99), r["run"]))
     _add_time_vs_sam(rows)
-    return markdown_table(rows)
+    return markdown_table(TABLE, rows)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

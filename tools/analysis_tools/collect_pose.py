@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m tasks.pose.collect_results adam=work_dirs/adam sam=work_dirs/sam \
+    python -m tools.analysis_tools.collect_pose adam=work_dirs/adam sam=work_dirs/sam \
         arsam=work_dirs/arsam --reference sam --out results.md
 
 Each run folder is searched for ``*/vis_data/scalars.json`` (one per start, so a resumed run
@@ -16,14 +16,17 @@ Wall-clock time comes from ``run_info.json`` when tools/reproduce/pose.sh wrote 
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import math
 import os.path as osp
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from tools.analysis_tools.work_dir_logs import lookup, read_records
+from tools.benchmarking.tables import Column, fixed, markdown_table
+
 METRIC_SETS = (("coco/AP", "coco/AR"), ("PCK", "PCK@0.1"))
+FIXED = {digits: fixed(digits) for digits in (2, 3, 4)}  # '-' for missing values
 TELEMETRY = ("sam_fraction", "grad_evals", "quota", "psf_ratio")
 
 
@@ -49,31 +52,6 @@ def wall_hours(work_dir: str) -> float | None:
     with open(path) as handle:
         seconds = json.load(handle).get("wall_time_s")
     return None if seconds is None else seconds / 3600
-
-
-def scalar_files(work_dir: str) -> list[str]:
-    """The scalars.json files of every start of a run, oldest first."""
-    pattern = osp.join(work_dir, "**", "vis_data", "scalars.json")
-    return sorted(glob.glob(pattern, recursive=True))
-
-
-def read_records(work_dir: str) -> list[dict]:
-    """All logged records of a run, in order."""
-    records = []
-    for path in scalar_files(work_dir):
-        with open(path) as handle:
-            records.extend(json.loads(line) for line in handle if line.strip())
-    return records
-
-
-def lookup(record: dict, key: str) -> float | None:
-    """``record[key]``, or the value of a key ending in '/key' (e.g. 'train/sam_fraction')."""
-    if key in record:
-        return record[key]
-    for name, value in record.items():
-        if name.endswith("/" + key):
-            return value
-    return None
 
 
 def summarise(label: str, records: Sequence[dict], metric_keys: Sequence[str] = ()) -> RunSummary:
@@ -115,37 +93,27 @@ def detect_metrics(records: Sequence[dict]) -> list[str]:
     return []
 
 
-def markdown_table(runs: Sequence[RunSummary], reference: str | None = None) -> str:
-    """One row per run; with ``reference``, iteration time relative to that run."""
+def table_columns(runs: Sequence[RunSummary], reference: str | None = None) -> list[Column]:
+    """The table's columns; with ``reference``, iteration time relative to that run."""
     metric_keys = list(dict.fromkeys(k for run in runs for k in run.metrics))
     ref = next((run for run in runs if run.label == reference), None)
-    header = ["run", *metric_keys, f"best {metric_keys[0]}" if metric_keys else "best"]
-    header += ["s/iter", "iters", "SAM fraction", "grad evals/iter"]
-    with_wall = any(run.wall_hours is not None for run in runs)
-    if with_wall:
-        header.append("wall h")
+    first = metric_keys[0] if metric_keys else None
+    columns: list[Column] = [("run", lambda run: run.label)]
+    columns += [(k, lambda run, k=k: FIXED[4](run.metrics.get(k))) for k in metric_keys]
+    columns += [
+        (f"best {first}" if first else "best", lambda run: FIXED[4](run.best.get(first))),
+        ("s/iter", lambda run: FIXED[4](run.iter_time)),
+        ("iters", lambda run: str(run.iterations or "-")),
+        ("SAM fraction", lambda run: FIXED[3](run.telemetry.get("sam_fraction"))),
+        ("grad evals/iter", lambda run: FIXED[3](run.evals_per_iter)),
+    ]
+    if any(run.wall_hours is not None for run in runs):
+        columns.append(("wall h", lambda run: FIXED[2](run.wall_hours)))
     if ref is not None:
-        header.append(f"time vs {ref.label}")
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for run in runs:
-        best = run.best.get(metric_keys[0]) if metric_keys else None
-        row = [run.label, *(_fmt(run.metrics.get(k), 4) for k in metric_keys), _fmt(best, 4)]
-        row += [_fmt(run.iter_time, 4), str(run.iterations or "-")]
-        row += [_fmt(run.telemetry.get("sam_fraction"), 3)]
-        row += [_fmt(run.evals_per_iter, 3)]
-        if with_wall:
-            row.append(_fmt(run.wall_hours, 2))
-        if ref is not None:
-            row.append(_fmt(run.iter_time / ref.iter_time, 3))
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def _fmt(value: float | None, digits: int) -> str:
-    """A number for the table, or '-' when missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:.{digits}f}"
+        columns.append(
+            (f"time vs {ref.label}", lambda run: FIXED[3](run.iter_time / ref.iter_time))
+        )
+    return columns
 
 
 def parse_run(spec: str) -> tuple[str, str]:
@@ -167,9 +135,9 @@ def main(argv: Sequence[str] | None = None) -> str:
     runs = []
     for spec in args.runs:
         label, path = parse_run(spec)
-        runs.append(summarise(label, read_records(path), args.metrics))
+        runs.append(summarise(label, read_records(path, missing_ok=True), args.metrics))
         runs[-1].wall_hours = wall_hours(path)
-    table = markdown_table(runs, args.reference)
+    table = markdown_table(table_columns(runs, args.reference), runs)
     print(table, end="")
     if args.out:
         with open(args.out, "w") as handle:
