@@ -6,13 +6,13 @@ MMEngine adapter lives in core.mmengine_adapter.
 """
 
 from .ae_sam import AESAM
-from .arsam import ARSAM
+from .arsam import ARSAM, ARSAMPaper
 from .arsam_schedule import PaperSchedule
 from .frozen_stats import FrozenStatistics, register_statistics_freezer, restore_buffers_afterwards
 from .horizon_schedule import HorizonSchedule
 from .late_sam import LateSAM
 from .looksam import LookSAM
-from .registry import TWO_PASS_METHODS, MethodSpec, register_method
+from .registry import TWO_PASS_METHODS, MethodSpec, build_method, register_method
 from .rst import RandomSAM
 from .rule import StepRule
 from .sam import SAM
@@ -25,6 +25,7 @@ __all__ = [
     "SAM",
     "SAMK",
     "TWO_PASS_METHODS",
+    "ARSAMPaper",
     "FrozenStatistics",
     "HorizonSchedule",
     "LateSAM",
@@ -34,6 +35,7 @@ __all__ = [
     "RandomSAM",
     "StepRule",
     "TwoPassOptimizer",
+    "build_method",
     "register_method",
     "register_statistics_freezer",
     "restore_buffers_afterwards",

@@ -10,8 +10,9 @@ the first pass (g = grad L(w) on the step's minibatch):
 
 with mu_{-1} = sigma_{-1}^2 = 0, T = ``total_steps`` (given at construction or
 with ``set_total_steps`` before the first step), t the number of completed
-steps, and ||.|| the global L2 norm over every parameter with a gradient, in
-unscaled units under mixed precision. A SAM step runs the second pass and
+steps (the optimizer's count, which the rule reads and does not keep), and ||.||
+the global L2 norm over every parameter with a gradient, in unscaled units under
+mixed precision. A SAM step runs the second pass and
 updates with g_sam; the others update with g after the single pass. A step
 skipped for non-finite gradients leaves mu and sigma as they were.
 
@@ -30,15 +31,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .arguments import RunLengthGivenLater, check_number, require_run_length
+from .arguments import check_number
+from .host_schedule import linear_schedule
 from .multi_tensor import l2_norm
 from .rule import StepRule
 from .two_pass import TwoPassOptimizer
-
-
-def linear_schedule(start: float, end: float, step: int, total_steps: int) -> float:
-    """start + (end - start) * min(step / total_steps, 1)."""
-    return start + (end - start) * min(step / total_steps, 1.0)
 
 
 def update_moments(mean: float, variance: float, value: float, delta: float) -> tuple[float, float]:
@@ -53,6 +50,7 @@ class SharpGradientTest(StepRule):
 
     name = "AESAM"
     decides_after_first_pass = True
+    needs_total_steps = True
 
     def __init__(
         self, total_steps: int | None, lambda_1: float, lambda_2: float, delta: float
@@ -69,7 +67,6 @@ class SharpGradientTest(StepRule):
         self.lambda_1 = float(lambda_1)
         self.lambda_2 = float(lambda_2)
         self.delta = float(delta)
-        self.step = 0
         self.mean = 0.0
         self.variance = 0.0
         self.last_squared_norm = math.nan
@@ -80,18 +77,13 @@ class SharpGradientTest(StepRule):
         check_number("total_steps", total_steps, low=1, integer=True)
         self.total_steps = int(total_steps)
 
-    def require_total_steps(self) -> None:
-        """Refuse to step before T is known."""
-        require_run_length(self.name, self.total_steps)
-
     def planned_steps(self) -> int | None:
         """T, the steps over which c_t moves."""
         return self.total_steps
 
     def threshold_coefficient(self, step: int | None = None) -> float:
         """c_t for step ``step`` (default: the coming step)."""
-        self.require_total_steps()
-        step = self.step if step is None else step
+        step = self.steps if step is None else step
         return linear_schedule(self.lambda_1, self.lambda_2, step, self.total_steps)
 
     def host_reads_ahead(self) -> int:
@@ -114,7 +106,6 @@ class SharpGradientTest(StepRule):
     def commit(self, sam: bool) -> None:
         """Adopt the moments of the completed step."""
         self.mean, self.variance, self.last_squared_norm = self._pending
-        self.step += 1
 
     def stats(self) -> dict[str, float]:
         """The last ||g||^2, its moving mean and deviation, c_t (NaN until T is known)."""
@@ -136,24 +127,22 @@ class SharpGradientTest(StepRule):
         }
 
     def state_dict(self) -> dict[str, Any]:
-        """The step count and the moving moments."""
+        """The moving moments."""
         return {
-            "step": self.step,
             "mean": self.mean,
             "variance": self.variance,
             "last_squared_norm": self.last_squared_norm,
         }
 
     def load_state_dict(self, state: dict[str, Any], device: torch.device | None) -> None:
-        """Restore the step count and the moments."""
-        self.step = int(state["step"])
+        """Restore the moments (a saved "step" is checked by the optimizer and ignored)."""
         self.mean = float(state["mean"])
         self.variance = float(state["variance"])
         self.last_squared_norm = float(state["last_squared_norm"])
         self._pending = (self.mean, self.variance, self.last_squared_norm)
 
 
-class AESAM(RunLengthGivenLater, TwoPassOptimizer):
+class AESAM(TwoPassOptimizer):
     """SAM on the steps whose squared gradient norm reaches mu_t + c_t * sigma_t.
 
     Args (beyond SAM's):

@@ -1,7 +1,7 @@
 """Argument checks shared by the optimizers: each error names the argument and what it accepts.
 
-Also the run's length, ``total_steps``, for the optimizers that may receive it after
-construction (``RunLengthGivenLater``).
+Also the checks on the run's length, ``total_steps``, that ``TwoPassOptimizer.set_total_steps``
+and the step make for the methods that plan over it.
 """
 
 from __future__ import annotations
@@ -58,37 +58,6 @@ def require_run_length(owner: str, total_steps: int | None) -> None:
             "or call set_total_steps(T) before the first step (MMEngine's SAMOptimWrapper "
             "does so from train_cfg)"
         )
-
-
-class RunLengthGivenLater:
-    """Mixin for a TwoPassOptimizer whose rule may receive ``total_steps`` after construction.
-
-    The rule keeps ``total_steps`` (None until known), sets it with ``set_total_steps(T)``
-    and raises from ``require_total_steps()`` while a step cannot run without it. Steps
-    are refused before any pass runs or any counter moves; the length may be given again
-    unchanged, but not changed once training started. Like the step it guards, the check
-    stays eager when a caller is compiled.
-    """
-
-    rule: Any
-    counters: dict[str, int]
-
-    @torch.compiler.disable
-    def step(self, closure: Any = None, grad_scaler: Any = None, **kwargs: Any) -> Any:
-        """The two-pass step, refused while the run's length is unknown."""
-        self.rule.require_total_steps()
-        return super().step(closure, grad_scaler, **kwargs)  # type: ignore[misc]
-
-    @torch.compiler.disable
-    def first_step(self, zero_grad: bool = False, grad_scaler: Any = None) -> bool:
-        """The two-call API's first step, refused while the run's length is unknown."""
-        self.rule.require_total_steps()
-        return super().first_step(zero_grad, grad_scaler)  # type: ignore[misc]
-
-    def set_total_steps(self, total_steps: int) -> None:
-        """Give the run's length before the first step."""
-        if run_length_changes(self.counters["steps"], self.rule.total_steps, total_steps):
-            self.rule.set_total_steps(total_steps)
 
 
 def check_base_optimizer(base_optimizer: Any) -> None:

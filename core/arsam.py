@@ -1,11 +1,11 @@
 """ARSAM: SAM's gradient split into the SGD gradient plus a reusable second-order term (PSF).
 
-One ARSAM step, as docs/method.md "The algorithm" states it; the skeleton that
+One ARSAM step, as docs/method.md "One ARSAM step (both schedules)" states it; the skeleton that
 runs the passes is core/two_pass.py, and this file's ``PSFReuse`` rule is the
 whole of what ARSAM adds to it:
 
 1. pass 1: g = grad L(w)                                   (every step)
-2. the schedule says whether this is a SAM step            ``sam_step_ahead``
+2. the schedule says whether step t is a SAM step          ``sam_step_ahead(t)``
 3. SAM step: pass 2 at w + e as in SAM, then               ``on_sam_gradient``
        PSF := g_sam - g                                    ``store_difference``
        record ||PSF||_S and ||g||_S for the quota           ``schedule.record``
@@ -19,22 +19,27 @@ whole of what ARSAM adds to it:
 5. the schedule advances (at a window boundary the quota   ``commit``
    adapts and the next window's SAM steps are placed)
 
-Two schedules decide steps 2, 4 and 5: the paper's (core/arsam_schedule.py,
-docs/method.md) and the horizon-aware one (core/horizon_schedule.py, docs/method.md
-"Beyond the specification"), chosen by ``schedule=``. PSF is the only persistent
+t is the optimizer's step count (``counters["steps"]``: completed steps, a skipped step not
+counted), the only one: ``sam_step_ahead`` is given it, the rule's other methods read it as
+``self.steps``, and they hand it to the schedule, which neither counts nor saves steps.
+
+Two schedules decide steps 2, 4 and 5, one per optimizer class: ``ARSAMPaper`` runs
+the paper's (core/arsam_schedule.py, docs/method.md) and ``ARSAM`` the horizon-aware
+one (core/horizon_schedule.py, docs/method.md "`ARSAM`: the horizon-aware schedule"); both fit
+``ARSAMSchedule``, the interface the rule reads. PSF is the only persistent
 parameter-sized buffer; a SAM step also keeps g alive while its second pass runs
 (and a copy of the weights when non-finite steps are checked).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
 
-from .arguments import run_length_changes
 from .arsam_schedule import PaperSchedule
 from .gradients import (
     GroupParams,
@@ -49,17 +54,64 @@ from .multi_tensor import l2_norm
 from .rule import StepRule, differing_settings
 from .two_pass import TwoPassOptimizer
 
-SCHEDULES = ("auto", "paper", "horizon")
-# The paper schedule's own arguments and their defaults (docs/method.md).
-PAPER_DEFAULTS = dict(
-    warmup_steps=0,
-    window=50,
-    reuse_steps=6,
-    reuse_decay=0.7,
-    quota_gain=(0.13, 0.13),
-    max_sam_fraction=0.8,
-    var_blocks=5,
-)
+# The paper schedule's arguments (their defaults: PaperSchedule's signature).
+PAPER_ARGUMENTS = tuple(inspect.signature(PaperSchedule).parameters)
+
+
+class ARSAMSchedule(Protocol):
+    """What ``PSFReuse`` reads of a schedule: PaperSchedule and HorizonSchedule fit it."""
+
+    name: str
+    needs_total_steps: bool
+    reuse_cap: float | None  # None: the reused term is not bounded
+
+    def planned_steps(self) -> int | None:
+        """T, the run length the schedule plans over; None: none (yet)."""
+        ...
+
+    def set_total_steps(self, total_steps: int) -> None:
+        """Complete the schedule with T (only when ``needs_total_steps``)."""
+        ...
+
+    def is_sam_step(self, step: int) -> bool:
+        """Whether step ``step`` (completed steps so far) is a SAM step (no state changes)."""
+        ...
+
+    def host_reads_ahead(self, step: int) -> int:
+        """Device values step ``step`` reads on the host."""
+        ...
+
+    def record(self, psf_norm: Tensor, grad_norm: Tensor) -> None:
+        """Store a SAM step's ||PSF||_S and ||g||_S on the device."""
+        ...
+
+    def along_share_removed(self, step: int) -> float:
+        """Share of PSF's part along g that SAM step ``step`` drops."""
+        ...
+
+    def mixing_coefficient(self) -> float:
+        """c for the coming step."""
+        ...
+
+    def commit(self, sam_step: bool, completed: int) -> None:
+        """Advance past a step; ``completed`` steps are done, this one included."""
+        ...
+
+    def stats(self, step: int) -> dict[str, float]:
+        """Host numbers for loggers, ``step`` steps completed."""
+        ...
+
+    def settings(self) -> dict[str, Any]:
+        """Every hyperparameter."""
+        ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """The schedule's progress."""
+        ...
+
+    def load_state_dict(self, state: dict[str, Any], device: torch.device | None = None) -> None:
+        """Restore what ``state_dict`` returned."""
+        ...
 
 
 def capped_coefficient(
@@ -75,24 +127,28 @@ def capped_coefficient(
 class PSFReuse(StepRule):
     """Measure PSF := g_sam - g on the schedule's SAM steps; mix g + c PSF into the others."""
 
-    name = "ARSAM"
-
-    def __init__(self, schedule: PaperSchedule | HorizonSchedule, stat_params: list[Tensor]):
+    def __init__(self, name: str, schedule: ARSAMSchedule, stat_params: list[Tensor]):
         super().__init__()
+        self.name = name
         self.schedule = schedule
         self.stat_params = stat_params
+        self.needs_total_steps = schedule.needs_total_steps
 
     def sam_step_ahead(self, step: int) -> bool:
-        """The schedule's decision for the coming step."""
-        return self.schedule.is_sam_step()
+        """The schedule's decision for step ``step``."""
+        return self.schedule.is_sam_step(step)
 
     def host_reads_ahead(self) -> int:
         """One read when the coming step completes a window."""
-        return self.schedule.host_reads_ahead()
+        return self.schedule.host_reads_ahead(self.steps)
 
     def planned_steps(self) -> int | None:
         """The horizon schedule's total_steps; the paper's schedule plans no length."""
-        return getattr(self.schedule, "total_steps", None)
+        return self.schedule.planned_steps()
+
+    def set_total_steps(self, total_steps: int) -> None:
+        """Complete the horizon schedule with T, the run's length."""
+        self.schedule.set_total_steps(total_steps)
 
     def on_sam_gradient(
         self,
@@ -105,7 +161,8 @@ class PSFReuse(StepRule):
 
         The horizon schedule then drops the schedule's share of PSF's part along g (a
         multiple of this minibatch's own gradient): none at the start of training, all of it
-        at the end (docs/method.md, "What is reused"). The paper's schedule keeps PSF whole.
+        at the end (docs/method.md, "The reused part, in detail"). The paper's schedule keeps
+        PSF whole.
         """
         params, g = with_first_grads(groups, first_grads)
         psf = [self._psf_buffer(p) for p in params]
@@ -116,7 +173,7 @@ class PSFReuse(StepRule):
             psf_norm = l2_norm([self.state[p]["psf"] for p in subset])
             grad_norm = l2_norm([first_grad_of[id(p)] for p in subset]) * inverse_scale
             self.schedule.record(psf_norm, grad_norm)
-        share = self.schedule.along_share_removed()
+        share = self.schedule.along_share_removed(self.steps)
         if share:
             remove_component_along(psf, g, share)
         return True
@@ -133,14 +190,13 @@ class PSFReuse(StepRule):
                     grads.append(p.grad)
                     psf.append(self.state[p]["psf"])
         if grads:
-            cap = getattr(self.schedule, "reuse_cap", None)
-            if cap is not None:
-                coefficient = capped_coefficient(coefficient, grads, psf, cap)
+            if self.schedule.reuse_cap is not None:
+                coefficient = capped_coefficient(coefficient, grads, psf, self.schedule.reuse_cap)
             add_scaled(grads, psf, coefficient)
 
     def commit(self, sam: bool) -> None:
         """Advance the schedule (and, at a window boundary, adapt the quota)."""
-        self.schedule.commit(sam)
+        self.schedule.commit(sam, self.steps)
 
     def _psf_buffer(self, param: Tensor) -> Tensor:
         state = self.state[param]
@@ -151,7 +207,7 @@ class PSFReuse(StepRule):
     # ------------------------------------------------------ reporting, state
     def stats(self) -> dict[str, float]:
         """The schedule's quota, latest PSF ratio, reuse coefficient and window position."""
-        return self.schedule.stats()
+        return self.schedule.stats(self.steps)
 
     def settings(self) -> dict[str, Any]:
         """The schedule's name and hyperparameters, and the size of the statistics subset S."""
@@ -171,8 +227,10 @@ class PSFReuse(StepRule):
         """The schedule, or the ``horizon_options``, that rebuild a checkpoint's schedule."""
         if saved.get("schedule") != self.schedule.name:
             if saved.get("schedule") == "paper":
-                return "ARSAM(..., schedule='paper') with the checkpoint's paper-schedule arguments"
+                return "ARSAMPaper(...) with the checkpoint's paper-schedule arguments"
             return "ARSAM(..., total_steps=T) with the checkpoint's total_steps"
+        if self.schedule.name == "paper":
+            return "ARSAMPaper(...) with the checkpoint's paper-schedule arguments"
         differing = differing_settings(saved, self.settings())
         options = {n: saved[n] for n in differing if n in HORIZON_DEFAULTS and n in saved}
         if not options and "total_steps" not in differing:
@@ -188,102 +246,26 @@ class PSFReuse(StepRule):
         return self.schedule.state_dict()
 
     def load_state_dict(self, state: dict[str, Any], device: torch.device | None) -> None:
-        """Restore the schedule's progress, its statistics on ``device``."""
+        """Restore the schedule's progress, its statistics on ``device`` ("step" ignored)."""
         self.schedule.load_state_dict(state, device)
 
 
-class ARSAM(TwoPassOptimizer):
-    """Adaptively sampled SAM steps with the PSF term reused in between.
-
-    Args (beyond SAM's):
-        total_steps: the run's length in steps. Given (and ``schedule`` 'auto'),
-            the horizon-aware schedule picks warm-up, window, quota and reuse
-            for it.
-        schedule: 'auto': horizon-aware when ``total_steps`` is known and none
-            of the paper schedule's arguments below (warm-up, window, reuse,
-            quota) is set, the paper's otherwise; 'paper'; 'horizon' (needs
-            ``total_steps``, takes none of the paper's arguments).
-        horizon_options: options of the horizon-aware schedule for studies
-            (core/horizon_schedule.py: budget, warmup_fraction, late_weight,
-            adapt_gain, reuse_decay, reuse_cap, reuse_component); None: its defaults.
-        warmup_steps: leading steps that are all SAM steps (paper schedule).
-        window: K, steps per window (paper schedule).
-        reuse_steps: steps after a SAM step that mix in the stored PSF.
-        reuse_decay: beta in (0, 1]; the k-th reuse step mixes beta**k * PSF.
-        quota_gain: (a1, a2), the quota's sensitivity to m_r and m_v.
-        max_sam_fraction: the quota's upper bound as a fraction of K.
-        var_blocks: blocks of the blocked variance (K must be a multiple).
-        stat_params: the subset S for the statistics: an int n (the last n
-            perturbed parameter tensors) or the parameters themselves; None: 10.
-        seed: seed of the placement generator; identical on every rank.
-
-    Example::
-
-        opt = ARSAM(model.parameters(), torch.optim.SGD, rho=0.05, total_steps=len(loader) * 200,
-                    lr=0.05, momentum=0.9, weight_decay=1e-3)
-    """
+class _PSFReuseOptimizer(TwoPassOptimizer):
+    """What ARSAM and ARSAMPaper share: the rule around a schedule, and the subset S."""
 
     def __init__(
         self,
         params: Iterable[Tensor] | Iterable[dict[str, Any]],
         base_optimizer: type[torch.optim.Optimizer],
-        rho: float = 0.05,
-        adaptive: bool = False,
-        warmup_steps: int = 0,
-        window: int = 50,
-        reuse_steps: int = 6,
-        reuse_decay: float = 0.7,
-        quota_gain: tuple[float, float] = (0.13, 0.13),
-        max_sam_fraction: float = 0.8,
-        var_blocks: int = 5,
-        stat_params: int | Sequence[Tensor] | None = None,
-        seed: int = 0,
-        total_steps: int | None = None,
-        schedule: str = "auto",
-        horizon_options: dict[str, Any] | None = None,
+        schedule: ARSAMSchedule,
+        rho: float,
+        adaptive: bool,
+        stat_params: int | Sequence[Tensor] | None,
         **kwargs: Any,
     ) -> None:
-        if schedule not in SCHEDULES:
-            raise ValueError(
-                f"schedule must be one of {', '.join(repr(s) for s in SCHEDULES)}, got "
-                f"{schedule!r}: 'paper' is docs/method.md's schedule, 'horizon' the "
-                "horizon-aware one (needs total_steps), 'auto' picks 'horizon' when "
-                "total_steps is given"
-            )
-        if schedule == "horizon" and total_steps is None:
-            raise TypeError(
-                "ARSAM(schedule='horizon') needs total_steps, the run's length in steps"
-            )
-        self._paper_settings = dict(
-            warmup_steps=warmup_steps,
-            window=window,
-            reuse_steps=reuse_steps,
-            reuse_decay=reuse_decay,
-            quota_gain=quota_gain,
-            max_sam_fraction=max_sam_fraction,
-            var_blocks=var_blocks,
-            seed=seed,
-        )
-        paper_arguments = sorted(
-            k for k, v in PAPER_DEFAULTS.items() if _normalised(self._paper_settings[k]) != v
-        )
-        if schedule == "horizon" and paper_arguments:
-            raise ValueError(
-                f"ARSAM(schedule='horizon') chooses warm-up, window, quota and reuse from "
-                f"total_steps; drop {', '.join(paper_arguments)}, or use schedule='paper'"
-            )
-        self.schedule_choice = schedule
-        self._horizon_options = dict(horizon_options or {})
-        self._uses_paper = schedule == "paper" or bool(paper_arguments)
-        chosen = self._make_schedule(total_steps)
-        super().__init__(params, base_optimizer, PSFReuse(chosen, []), rho, adaptive, **kwargs)
+        rule = PSFReuse(type(self).__name__, schedule, [])
+        super().__init__(params, base_optimizer, rule, rho, adaptive, **kwargs)
         self.rule.stat_params = self._resolve_stat_params(stat_params)
-
-    def _make_schedule(self, total_steps: int | None) -> PaperSchedule | HorizonSchedule:
-        """The schedule ``schedule=`` and ``total_steps`` call for."""
-        if self._uses_paper or total_steps is None:
-            return PaperSchedule(**self._paper_settings)
-        return HorizonSchedule(total_steps=total_steps, **self._horizon_options)
 
     def _resolve_stat_params(self, stat_params: int | Sequence[Tensor] | None) -> list[Tensor]:
         everything = [p for group in self.param_groups for p in group["params"]]
@@ -304,7 +286,7 @@ class ARSAM(TwoPassOptimizer):
         return chosen
 
     @property
-    def schedule(self) -> PaperSchedule | HorizonSchedule:
+    def schedule(self) -> ARSAMSchedule:
         """The schedule in use."""
         return self.rule.schedule
 
@@ -313,32 +295,138 @@ class ARSAM(TwoPassOptimizer):
         """The parameter subset S of the statistics."""
         return self.rule.stat_params
 
-    def set_warmup_steps(self, warmup_steps: int) -> None:
-        """Set the paper schedule's warm-up before the first step (e.g. converted from epochs).
 
-        A warm-up is a paper-schedule argument: with schedule 'auto' it selects the paper's.
-        """
-        if self.schedule_choice == "horizon":
+class ARSAM(_PSFReuseOptimizer):
+    """ARSAM with the horizon-aware schedule: a budget of SAM steps spent over a run of T steps.
+
+    Args (beyond SAM's):
+        total_steps: T, the run's length in steps; the schedule picks warm-up, window,
+            quota and reuse for it. May be left out and given with ``set_total_steps(T)``
+            before the first step (MMEngine's SAMOptimWrapper does so from the train loop).
+        horizon_options: options of the schedule for studies (core/horizon_schedule.py:
+            budget, warmup_fraction, late_weight, adapt_gain, reuse_decay, reuse_cap,
+            reuse_component); None: its defaults.
+        stat_params: the subset S for the statistics: an int n (the last n
+            perturbed parameter tensors) or the parameters themselves; None: 10.
+
+    The paper's schedule is ``ARSAMPaper``.
+
+    Example::
+
+        opt = ARSAM(model.parameters(), torch.optim.SGD, rho=0.05, total_steps=len(loader) * 200,
+                    lr=0.05, momentum=0.9, weight_decay=1e-3)
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict[str, Any]],
+        base_optimizer: type[torch.optim.Optimizer],
+        rho: float = 0.05,
+        adaptive: bool = False,
+        total_steps: int | None = None,
+        horizon_options: dict[str, Any] | None = None,
+        stat_params: int | Sequence[Tensor] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        refuse_paper_spellings(kwargs)
+        schedule = HorizonSchedule(total_steps=total_steps, **dict(horizon_options or {}))
+        super().__init__(params, base_optimizer, schedule, rho, adaptive, stat_params, **kwargs)
+
+    def check_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """As TwoPassOptimizer's; a state of the paper's schedule is refused naming ARSAMPaper."""
+        rule = state_dict.get("rule")
+        if isinstance(rule, dict) and rule.get("settings", {}).get("schedule") == "paper":
             raise ValueError(
-                "ARSAM(schedule='horizon') chooses its own warm-up from total_steps; give no "
-                "warmup_steps/warmup_epochs, or use schedule='paper'"
+                "this ARSAM state_dict ran the paper's schedule, which is now its own optimizer, "
+                "ARSAMPaper: resume with ARSAMPaper(...) and the checkpoint's paper-schedule "
+                "arguments (MMEngine: optimizer=dict(type='ARSAMPaper', ...)), or load only the "
+                "model weights (MMEngine: load_from=...) and start a new optimizer state."
             )
-        if not self._uses_paper and warmup_steps != 0:
-            if self.counters["steps"] > 0:
-                raise ValueError("the warm-up cannot change after training started")
-            self._uses_paper = True
-            self.rule.schedule = self._make_schedule(None)
-        if isinstance(self.schedule, PaperSchedule):
-            self.schedule.set_warmup_steps(warmup_steps)
-
-    def set_total_steps(self, total_steps: int) -> None:
-        """Give the run's length before the first step; 'auto' then becomes horizon-aware."""
-        if self._uses_paper:
-            return
-        current = getattr(self.schedule, "total_steps", None)
-        if run_length_changes(self.counters["steps"], current, total_steps):
-            self.rule.schedule = self._make_schedule(total_steps)
+        super().check_state_dict(state_dict)
 
 
-def _normalised(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
+class ARSAMPaper(_PSFReuseOptimizer):
+    """ARSAM with the paper's schedule, exactly as docs/method.md specifies it.
+
+    Args (beyond SAM's; defaults: core/arsam_schedule.py ``PaperSchedule``, the paper's):
+        warmup_steps: leading steps that are all SAM steps.
+        window: K, steps per window.
+        reuse_steps: steps after a SAM step that mix in the stored PSF.
+        reuse_decay: beta in (0, 1]; the k-th reuse step mixes beta**k * PSF.
+        quota_gain: (a1, a2), the quota's sensitivity to m_r and m_v.
+        max_sam_fraction: the quota's upper bound as a fraction of K.
+        var_blocks: blocks of the blocked variance (K must be a multiple).
+        seed: seed of the placement generator; identical on every rank.
+        stat_params: the subset S for the statistics: an int n (the last n
+            perturbed parameter tensors) or the parameters themselves; None: 10.
+
+    Every other keyword argument goes to the base optimizer. Example::
+
+        opt = ARSAMPaper(model.parameters(), torch.optim.SGD, rho=0.05, warmup_steps=1170,
+                         lr=0.05, momentum=0.9)
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict[str, Any]],
+        base_optimizer: type[torch.optim.Optimizer],
+        rho: float = 0.05,
+        adaptive: bool = False,
+        stat_params: int | Sequence[Tensor] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        for name in ("total_steps", "horizon_options", "schedule"):
+            if name in kwargs:
+                raise TypeError(
+                    f"ARSAMPaper takes no {name}: the paper's schedule plans no run length and "
+                    "has one schedule. For the horizon-aware schedule use ARSAM(..., "
+                    "total_steps=T); for the paper's, drop this argument."
+                )
+        options = {name: kwargs.pop(name) for name in PAPER_ARGUMENTS if name in kwargs}
+        schedule = PaperSchedule(**options)
+        super().__init__(params, base_optimizer, schedule, rho, adaptive, stat_params, **kwargs)
+
+    def set_warmup_steps(self, warmup_steps: int) -> None:
+        """Set the warm-up before the first step (e.g. converted from MMEngine's warmup_epochs)."""
+        self.schedule.set_warmup_steps(warmup_steps, self.counters["steps"])
+
+    def check_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """As TwoPassOptimizer's; also takes ARSAM states that ran the paper's schedule."""
+        super().check_state_dict(as_written_by_arsam_paper(state_dict))
+
+
+def _signature_with_paper_arguments(init: Any) -> inspect.Signature:
+    """``init``'s signature with the paper schedule's arguments (and their defaults) listed."""
+    own = inspect.signature(init).parameters.values()
+    named = [p for p in own if p.kind is not p.VAR_KEYWORD]
+    rest = [p for p in own if p.kind is p.VAR_KEYWORD]
+    paper = list(inspect.signature(PaperSchedule).parameters.values())
+    return inspect.signature(init).replace(parameters=[*named, *paper, *rest])
+
+
+# help(), the registry and the config checks see the paper's arguments, defaults written once
+ARSAMPaper.__init__.__signature__ = _signature_with_paper_arguments(ARSAMPaper.__init__)  # type: ignore[attr-defined]
+
+
+def refuse_paper_spellings(kwargs: dict[str, Any]) -> None:
+    """Raise for the arguments that once chose the paper's schedule inside ARSAM."""
+    given = sorted(name for name in ("schedule", *PAPER_ARGUMENTS) if name in kwargs)
+    if given:
+        raise TypeError(
+            f"ARSAM got {', '.join(given)}: ARSAM is the horizon-aware schedule and takes no "
+            "schedule= and none of the paper schedule's arguments (warmup_steps, window, "
+            "reuse_steps, reuse_decay, quota_gain, max_sam_fraction, var_blocks, seed). For the "
+            "paper's schedule use ARSAMPaper(...) with these arguments (configs: "
+            "type='ARSAMPaper'); for the horizon-aware one drop them and give total_steps=T "
+            "(and horizon_options=dict(...) for its study options)."
+        )
+
+
+def as_written_by_arsam_paper(state_dict: dict[str, Any]) -> dict[str, Any]:
+    """A state_dict of ARSAM with the paper's schedule (earlier versions), as ARSAMPaper's."""
+    rule = state_dict.get("rule")
+    if state_dict.get("kind") != "ARSAM" or not isinstance(rule, dict):
+        return state_dict
+    if rule.get("settings", {}).get("schedule") != "paper":
+        return state_dict
+    return {**state_dict, "kind": "ARSAMPaper", "rule": {**rule, "name": "ARSAMPaper"}}

@@ -1,14 +1,16 @@
 """ARSAM's paper schedule: which steps are SAM steps, and how much stored PSF the others mix in.
 
-docs/method.md, "The algorithm": warm-up, windows of K steps holding floor(b) SAM
-steps at random positions, b adapted at each window boundary from the trends of
+docs/method.md, "`ARSAMPaper`: the paper's schedule": warm-up, windows of K steps holding
+floor(b) SAM steps at random positions, b adapted at each window boundary from the trends of
 r_j = ||PSF_j||_S / ||g_j||_S and of the blocked variance of ||PSF_j||_S, and PSF
 reused with c = beta^k for ``reuse_steps`` steps after each SAM step.
 
 Every decision is made on the host from a CPU generator and host counters, so a
 step never waits for the device. The device is read once per window: at each
 boundary, counted in windows of K from the end of the warm-up (also during it),
-the adapted quota and the latest ratio come to the host in one read.
+the adapted quota and the latest ratio come to the host in one read. The step count
+is the optimizer's: every method that needs it is given it (``step``: steps completed
+so far); the schedule neither counts nor saves steps.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ import math
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch import Tensor
 
 from .arguments import check_number
-from .rule import draw_uniforms
+from .gradients import safe_ratio
+from .host_schedule import draw_uniforms, read_on_host
 
 
 def place_sam_steps(count: int, probability: float, uniforms: list[float]) -> list[bool]:
@@ -44,8 +46,7 @@ def place_sam_steps(count: int, probability: float, uniforms: list[float]) -> li
 def mean_relative_change(values: Tensor) -> Tensor:
     """Mean of (x[i+1] - x[i]) / x[i] along a 1-D sequence, clipped to [-1, 1]; 0 where x[i] = 0."""
     previous, following = values[:-1], values[1:]
-    safe = torch.where(previous != 0, previous, torch.ones_like(previous))
-    change = torch.where(previous != 0, (following - previous) / safe, torch.zeros_like(previous))
+    change = safe_ratio(following - previous, previous)
     return change.mean().nan_to_num(0.0).clamp(-1.0, 1.0)
 
 
@@ -81,8 +82,7 @@ class PSFHistory:
         if self.ratios is None or self.psf_norms is None:
             self.ratios = torch.zeros(self.window, device=psf_norm.device)
             self.psf_norms = torch.zeros(2 * self.window - 1, device=psf_norm.device)
-        safe = torch.where(grad_norm > 0, grad_norm, torch.ones_like(grad_norm))
-        ratio = torch.where(grad_norm > 0, psf_norm / safe, torch.zeros_like(psf_norm))
+        ratio = safe_ratio(psf_norm, grad_norm)
         self.ratios[self.count % self.ratios.numel()] = ratio
         self.psf_norms[self.count % self.psf_norms.numel()] = psf_norm
         self.count += 1
@@ -127,9 +127,14 @@ class PSFHistory:
 
 
 class PaperSchedule:
-    """Warm-up, windows of K steps with an adaptive SAM quota, and PSF reuse coefficients."""
+    """Warm-up, windows of K steps with an adaptive SAM quota, and PSF reuse coefficients.
+
+    Its arguments' defaults are the paper's (docs/method.md), written here only.
+    """
 
     name = "paper"
+    needs_total_steps = False  # the paper plans no run length
+    reuse_cap = None  # the paper does not bound the reused term
 
     def __init__(
         self,
@@ -176,7 +181,6 @@ class PaperSchedule:
         self.history = PSFHistory(window, var_blocks)
         self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)
-        self.step = 0
         self.quota = 1.0
         self.plan: list[bool] = []
         self.steps_since_sam: int | None = None
@@ -198,14 +202,14 @@ class PaperSchedule:
             "seed": self.seed,
         }
 
-    def set_warmup_steps(self, warmup_steps: int) -> None:
+    def set_warmup_steps(self, warmup_steps: int, step: int) -> None:
         """Change the warm-up before the first step (front-ends that count it in epochs)."""
         check_number("warmup_steps", warmup_steps, low=0, integer=True)
         if warmup_steps == self.warmup_steps:
             return
-        if self.step > 0:
+        if step > 0:
             raise ValueError(
-                f"the warm-up cannot change after training started (step {self.step}, "
+                f"the warm-up cannot change after training started (step {step}, "
                 f"warmup_steps {self.warmup_steps} -> {warmup_steps})"
             )
         self.warmup_steps = warmup_steps
@@ -214,14 +218,22 @@ class PaperSchedule:
         if warmup_steps == 0:
             self._place(self._draw_plan())
 
-    # ------------------------------------------------------------- decisions
-    def is_sam_step(self) -> bool:
-        """Whether the coming step measures PSF with a second pass (no state changes)."""
-        if self.step < self.warmup_steps:
-            return True
-        return self.plan[(self.step - self.warmup_steps) % self.window]
+    def planned_steps(self) -> int | None:
+        """None: the paper's schedule plans no run length."""
+        return None
 
-    def along_share_removed(self) -> float:
+    def set_total_steps(self, total_steps: int) -> None:
+        """Never called: the paper's schedule plans no run length (``needs_total_steps``)."""
+        raise TypeError("the paper's schedule plans no run length")
+
+    # ------------------------------------------------------------- decisions
+    def is_sam_step(self, step: int) -> bool:
+        """Whether step ``step`` (the coming one) measures PSF with a second pass; no changes."""
+        if step < self.warmup_steps:
+            return True
+        return self.plan[(step - self.warmup_steps) % self.window]
+
+    def along_share_removed(self, step: int) -> float:
         """0: the paper reuses PSF whole."""
         return 0.0
 
@@ -235,26 +247,25 @@ class PaperSchedule:
         """Whether the device is read when ``step`` steps have completed (once every K)."""
         return step > 0 and (step - self.warmup_steps) % self.window == 0
 
-    def host_reads_ahead(self) -> int:
-        """1 when the coming step completes a window, else 0."""
-        return int(self.is_boundary(self.step + 1))
+    def host_reads_ahead(self, step: int) -> int:
+        """1 when step ``step`` (the coming one) completes a window, else 0."""
+        return int(self.is_boundary(step + 1))
 
     # --------------------------------------------------------------- updates
     def record(self, psf_norm: Tensor, grad_norm: Tensor) -> None:
         """Store one SAM step's ||PSF||_S and ||g||_S on the device."""
         self.history.record(psf_norm, grad_norm)
 
-    def commit(self, sam_step: bool) -> None:
-        """Advance past a completed step; at a window boundary adapt the quota, place SAM steps."""
+    def commit(self, sam_step: bool, completed: int) -> None:
+        """Advance past a step (``completed``: steps done, it included); at a boundary, replan."""
         if sam_step:
             self.steps_since_sam, self.coefficient = 0, 1.0
         elif self.steps_since_sam is not None:
             self.coefficient = self.mixing_coefficient()
             self.steps_since_sam += 1
-        self.step += 1
-        if not self.is_boundary(self.step):
+        if not self.is_boundary(completed):
             return
-        position = self.step - self.warmup_steps
+        position = completed - self.warmup_steps
         self.quota, self.last_ratio = self._read_boundary_values(adapt=position > 0)
         if position >= 0:
             self._place(self._draw_plan())
@@ -279,16 +290,13 @@ class PaperSchedule:
         values = torch.stack(
             [quota.float(), quota.new_tensor(math.nan) if ratio is None else ratio]
         )
-        if dist.is_available() and dist.is_initialized():
-            dist.broadcast(values, src=0)
-        # note: this is a CPU-GPU sync point, the schedule's one read per window
-        quota_value, ratio_value = values.tolist()
+        quota_value, ratio_value = read_on_host(values)
         return quota_value, ratio_value
 
     # ------------------------------------------------------------- reporting
-    def stats(self) -> dict[str, float]:
+    def stats(self, step: int) -> dict[str, float]:
         """Quota, latest PSF/gradient ratio, reuse coefficient and window position (host only)."""
-        position = self.step - self.warmup_steps
+        position = step - self.warmup_steps
         return {
             "quota": self.quota,
             "psf_ratio": self.last_ratio,
@@ -298,9 +306,8 @@ class PaperSchedule:
 
     # ----------------------------------------------------------- persistence
     def state_dict(self) -> dict[str, Any]:
-        """Position, quota, placement, reuse state, statistics and the generator's state."""
+        """Quota, placement, reuse state, statistics and the generator's state."""
         return {
-            "step": self.step,
             "quota": self.quota,
             "plan": list(self.plan),
             "steps_since_sam": self.steps_since_sam,
@@ -311,8 +318,7 @@ class PaperSchedule:
         }
 
     def load_state_dict(self, state: dict[str, Any], device: torch.device | None = None) -> None:
-        """Restore a state written by ``state_dict`` (the settings are checked by the caller)."""
-        self.step = int(state["step"])
+        """Restore a state written by ``state_dict`` (the caller checks settings and "step")."""
         self.quota = float(state["quota"])
         self.plan = [bool(x) for x in state["plan"]]
         self.steps_since_sam = state["steps_since_sam"]

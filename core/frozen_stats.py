@@ -11,17 +11,20 @@ pass of every SAM step.
 A step the optimizer skips (non-finite gradients) must not move the statistics either,
 although its first pass ran in training mode before anyone saw the gradient.
 ``StatisticsSnapshot`` copies what each registered module declares as its statistics
-(``state=`` at registration; its own buffers by default) and puts it back on demand.
+(``state=`` at registration; its own buffers by default) and puts it back on demand;
+``SkippedStepStatistics`` decides when an optimizer takes, restores and drops that copy.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.utils.hooks import RemovableHandle
 
 Undo = Callable[[], None]
 Freezer = Callable[[nn.Module], Undo]
@@ -183,8 +186,9 @@ class FrozenStatistics:
     """Every statistics-collecting module of one model, frozen together on demand.
 
     ``with frozen():`` freezes them; leaving the block restores each module
-    exactly, also when the block raises. ``snapshot`` holds their statistics from
-    before a step, for the optimizer to put back when it skips that step.
+    exactly, also when the block raises (``active`` is True inside it). ``snapshot``
+    holds their statistics from before a step, for the optimizer to put back when it
+    skips that step.
     """
 
     def __init__(self, model: nn.Module) -> None:
@@ -192,6 +196,7 @@ class FrozenStatistics:
             raise TypeError(f"FrozenStatistics needs an nn.Module, got {type(model).__name__}")
         self.model = model
         self.snapshot = StatisticsSnapshot()
+        self.active = False
 
     def take_snapshot(self) -> None:
         """Copy the statistics of every member now, for ``snapshot.restore()``."""
@@ -212,7 +217,98 @@ class FrozenStatistics:
         try:
             for module, freezer in self.members():
                 undos.append(freezer(module))
+            self.active = True
             yield
         finally:
+            self.active = False
             for undo in reversed(undos):
                 undo()
+
+
+class SkippedStepStatistics:
+    """The frozen models of one optimizer, and their statistics from before each step.
+
+    A skipped step puts the statistics back; a step taken drops the copy. The first pass
+    runs in training mode before the optimizer sees the gradient, so the copy is taken
+    before it: when ``step`` starts (``around_step``), or by a forward pre-hook at each
+    training forward outside a step, for loops that run the first pass themselves. The
+    callers say whether non-finite checks are on (``checks``): without them no hook is
+    installed and nothing is copied or allocated.
+    """
+
+    def __init__(self) -> None:
+        self.frozen: list[FrozenStatistics] = []
+        self._watching: dict[int, RemovableHandle] = {}
+        self._in_step = False
+
+    def add(self, model: nn.Module, checks: bool) -> None:
+        """Freeze ``model``'s statistics in second passes and keep them for skipped steps."""
+        if any(frozen.model is model for frozen in self.frozen):
+            return
+        self.frozen.append(FrozenStatistics(model))
+        self.watch(checks)
+
+    def watch(self, checks: bool) -> None:
+        """With ``checks``: a pre-hook on each model that copies the statistics before forwards."""
+        if not checks:
+            return
+        for frozen in self.frozen:
+            if id(frozen) not in self._watching:
+                hook = _StatisticsWatch(self, frozen)
+                self._watching[id(frozen)] = frozen.model.register_forward_pre_hook(hook)
+
+    def before_training_forward(self, frozen: FrozenStatistics, module: nn.Module) -> None:
+        """A first pass outside ``step`` may follow: keep its statistics as they are now."""
+        if module.training and not frozen.active and not self._in_step:
+            frozen.take_snapshot()
+
+    @contextmanager
+    def around_step(self, take: bool, checks: Callable[[], bool]) -> Iterator[None]:
+        """Around ``step``: copy the statistics first if ``take`` and no forward did yet.
+
+        A step that raises keeps the statistics it reached and drops the copy.
+        """
+        if take:
+            for frozen in self.frozen:
+                if not frozen.snapshot.taken:
+                    frozen.take_snapshot()
+        self._in_step = True
+        try:
+            yield
+        except BaseException:
+            self.settle(skipped=False, checks=checks())
+            raise
+        finally:
+            self._in_step = False
+
+    def settle(self, skipped: bool, checks: bool) -> None:
+        """The step is over: put the statistics back if it was skipped, else drop the copy."""
+        for frozen in self.frozen:
+            if skipped:
+                frozen.snapshot.restore()
+            else:
+                frozen.snapshot.discard()
+        self.watch(checks)
+
+
+class _StatisticsWatch:
+    """The forward pre-hook of a frozen model: lets its optimizer copy the statistics.
+
+    It holds weak references, and a copy of the model (deepcopy, pickle) carries an inert
+    one: copying a model never copies its optimizer or snapshots the original's statistics.
+    """
+
+    def __init__(self, statistics: SkippedStepStatistics, frozen: FrozenStatistics) -> None:
+        self._refs: tuple[weakref.ref, weakref.ref] | None = (
+            weakref.ref(statistics),
+            weakref.ref(frozen),
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_refs": None}
+
+    @torch.compiler.disable
+    def __call__(self, module: nn.Module, args: Any) -> None:
+        statistics, frozen = (None, None) if self._refs is None else (r() for r in self._refs)
+        if statistics is not None and frozen is not None:
+            statistics.before_training_forward(frozen, module)

@@ -1,6 +1,7 @@
 """ARSAM's horizon-aware schedule: given the run's length T, a budget of SAM steps spent well.
 
-docs/method.md, "Beyond the specification", gives the reasoning and the ablation.
+docs/method.md, "`ARSAM`: the horizon-aware schedule", specifies it; docs/ablations.md gives
+the reasoning and the ablations.
 With T known:
 
 - budget: round(budget * T) SAM steps over the whole run, warm-up included, so the
@@ -23,7 +24,8 @@ With T known:
 
 The host decides every step from host counters alone (no random draws: every
 rank takes the same decisions); the device is read once per window (the trend and
-the latest ratio, in one read).
+the latest ratio, in one read). The step count is the optimizer's, given to every
+method that needs it (``step``: steps completed so far); the schedule keeps none.
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ import math
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch import Tensor
 
 from .arguments import check_number
+from .gradients import safe_ratio
+from .host_schedule import read_on_host
 
 DEFAULTS = dict(
     budget=0.25,
@@ -71,12 +74,16 @@ def cumulative_share(progress: float, late_weight: float) -> float:
 
 
 class HorizonSchedule:
-    """A budget of SAM steps for a run of ``total_steps``, placed by window, PSF reused between."""
+    """A budget of SAM steps for a run of ``total_steps``, placed by window, PSF reused between.
+
+    ``total_steps`` may come later, through ``set_total_steps`` before the first step
+    (the MMEngine train loop knows it only then); it completes this schedule.
+    """
 
     name = "horizon"
+    needs_total_steps = True
 
-    def __init__(self, *, total_steps: int, **options: Any) -> None:
-        check_number("total_steps", total_steps, low=1, integer=True)
+    def __init__(self, *, total_steps: int | None = None, **options: Any) -> None:
         unknown = sorted(set(options) - set(DEFAULTS))
         if unknown:
             raise TypeError(
@@ -106,10 +113,10 @@ class HorizonSchedule:
         cap = settings["reuse_cap"]
         self.reuse_cap: float | None = None if cap is None else float(cap)
         self.reuse_component = str(settings["reuse_component"])
-        self.window = window_for(total_steps)
-        self.warmup_steps = min(round(self.warmup_fraction * total_steps), total_steps)
-        self.budget_steps = max(round(self.budget * total_steps), self.warmup_steps)
-        self.step = 0
+        self.total_steps: int | None = None
+        self.window = 1  # window, warm-up and budget follow from total_steps
+        self.warmup_steps = 0
+        self.budget_steps = 0
         self.sam_steps = 0
         self.quota = 0.0
         self.plan: list[bool] = []
@@ -120,8 +127,26 @@ class HorizonSchedule:
         self._previous_mean: Tensor | None = None
         self._last_ratio: Tensor | None = None
         self._window_sam_steps = 0
+        if total_steps is not None:
+            self.set_total_steps(total_steps)
+
+    def set_total_steps(self, total_steps: int) -> None:
+        """T, and with it the window, the warm-up, the budget and the first window's plan.
+
+        Only before the first step (the optimizer refuses a change after it).
+        """
+        check_number("total_steps", total_steps, low=1, integer=True)
+        self.total_steps = total_steps
+        self.window = window_for(total_steps)
+        self.warmup_steps = min(round(self.warmup_fraction * total_steps), total_steps)
+        self.budget_steps = max(round(self.budget * total_steps), self.warmup_steps)
+        self.plan = []
         if self.warmup_steps == 0:
-            self._plan_window()
+            self._plan_window(0)
+
+    def planned_steps(self) -> int | None:
+        """T, the run's length (None until given)."""
+        return self.total_steps
 
     def settings(self) -> dict[str, Any]:
         """T and every choice derived from it."""
@@ -139,22 +164,22 @@ class HorizonSchedule:
         }
 
     # ------------------------------------------------------------- decisions
-    def is_sam_step(self) -> bool:
-        """Whether the coming step measures PSF with a second pass (no state changes)."""
-        if self.step < self.warmup_steps:
+    def is_sam_step(self, step: int) -> bool:
+        """Whether step ``step`` (the coming one) measures PSF with a second pass; no changes."""
+        if step < self.warmup_steps:
             return True
-        if self.step >= self.total_steps:
+        if step >= self.total_steps:
             return False
-        return self.plan[(self.step - self.warmup_steps) % self.window]
+        return self.plan[(step - self.warmup_steps) % self.window]
 
-    def along_share_removed(self) -> float:
+    def along_share_removed(self, step: int) -> float:
         """Share of PSF's part along g that the coming SAM step drops before PSF is reused.
 
         'fading': the progress t / T (whole PSF at the start, its orthogonal part at the
         end); 'orthogonal': 1; 'full': 0.
         """
         if self.reuse_component == "fading":
-            return min(self.step / self.total_steps, 1.0)
+            return min(step / self.total_steps, 1.0)
         return 1.0 if self.reuse_component == "orthogonal" else 0.0
 
     def mixing_coefficient(self) -> float:
@@ -165,29 +190,27 @@ class HorizonSchedule:
         """Whether the device is read when ``step`` steps have completed (once every K)."""
         return step > self.warmup_steps and (step - self.warmup_steps) % self.window == 0
 
-    def host_reads_ahead(self) -> int:
-        """1 when the coming step completes a window (with something measured), else 0."""
-        return int(self.is_boundary(self.step + 1) and self._last_ratio is not None)
+    def host_reads_ahead(self, step: int) -> int:
+        """1 when step ``step`` (the coming one) completes a window with something measured."""
+        return int(self.is_boundary(step + 1) and self._last_ratio is not None)
 
     # --------------------------------------------------------------- updates
     def record(self, psf_norm: Tensor, grad_norm: Tensor) -> None:
         """Add one SAM step's r = ||PSF||_S / ||g||_S to the window's sum, on the device."""
-        safe = torch.where(grad_norm > 0, grad_norm, torch.ones_like(grad_norm))
-        ratio = torch.where(grad_norm > 0, psf_norm / safe, torch.zeros_like(psf_norm)).float()
+        ratio = safe_ratio(psf_norm, grad_norm).float()
         self._ratio_sum = ratio if self._ratio_sum is None else self._ratio_sum + ratio
         self._last_ratio = ratio
         self._window_sam_steps += 1
 
-    def commit(self, sam_step: bool) -> None:
-        """Advance past a completed step; at a window boundary measure the trend, plan the next."""
+    def commit(self, sam_step: bool, completed: int) -> None:
+        """Advance past a step (``completed``: steps done, it included); at a boundary, replan."""
         self.coefficient = 1.0 if sam_step else self.mixing_coefficient()
         self.sam_steps += int(sam_step)
-        self.step += 1
-        if self.step == self.warmup_steps:
-            self._plan_window()
-        elif self.is_boundary(self.step):
+        if completed == self.warmup_steps:
+            self._plan_window(completed)
+        elif self.is_boundary(completed):
             self._read_trend()
-            self._plan_window()
+            self._plan_window(completed)
 
     def _read_trend(self) -> None:
         """s = log(mean r now / mean r before) and the latest r, in ONE host read."""
@@ -199,11 +222,7 @@ class HorizonSchedule:
             mean = self._ratio_sum / self._window_sam_steps
             previous = mean if self._previous_mean is None else self._previous_mean
             trend = torch.log(mean.clamp_min(1e-12) / previous.clamp_min(1e-12)).nan_to_num(0.0)
-        values = torch.stack([trend, self._last_ratio])
-        if dist.is_available() and dist.is_initialized():
-            dist.broadcast(values, src=0)
-        # note: this is a CPU-GPU sync point, the schedule's one read per window
-        self.trend, self.last_ratio = values.tolist()
+        self.trend, self.last_ratio = read_on_host(torch.stack([trend, self._last_ratio]))
         if mean is not None:
             self._previous_mean = mean
         self._ratio_sum, self._window_sam_steps = None, 0
@@ -216,9 +235,9 @@ class HorizonSchedule:
         progress = min((step - warmup) / max(total - warmup, 1), 1.0)
         return warmup + (self.budget_steps - warmup) * cumulative_share(progress, self.late_weight)
 
-    def _plan_window(self) -> None:
-        """The next window's SAM steps: the plan's share, scaled by the trend, plus catch-up."""
-        start, end = self.step, min(self.step + self.window, self.total_steps)
+    def _plan_window(self, start: int) -> None:
+        """The SAM steps of the window from step ``start``: the plan's share, trend, catch-up."""
+        end = min(start + self.window, self.total_steps)
         share = self.planned(end) - self.planned(start)
         factor = min(2.0, max(0.5, math.exp(self.adapt_gain * self.trend)))
         behind = self.planned(start) - self.sam_steps
@@ -229,9 +248,9 @@ class HorizonSchedule:
         self.plan += [False] * (self.window - len(self.plan))
 
     # ------------------------------------------------------------- reporting
-    def stats(self) -> dict[str, float]:
+    def stats(self, step: int) -> dict[str, float]:
         """Quota, latest PSF/gradient ratio, trend, reuse coefficient, window position."""
-        position = self.step - self.warmup_steps
+        position = step - self.warmup_steps
         return {
             "quota": self.quota,
             "psf_ratio": self.last_ratio,
@@ -242,9 +261,8 @@ class HorizonSchedule:
 
     # ----------------------------------------------------------- persistence
     def state_dict(self) -> dict[str, Any]:
-        """Position, budget spent, plan, reuse state and the window's statistics."""
+        """Budget spent, plan, reuse state and the window's statistics."""
         return {
-            "step": self.step,
             "sam_steps": self.sam_steps,
             "quota": self.quota,
             "plan": list(self.plan),
@@ -258,8 +276,7 @@ class HorizonSchedule:
         }
 
     def load_state_dict(self, state: dict[str, Any], device: torch.device | None = None) -> None:
-        """Restore a state written by ``state_dict`` (the settings are checked by the caller)."""
-        self.step = int(state["step"])
+        """Restore a state written by ``state_dict`` (the caller checks settings and "step")."""
         self.sam_steps = int(state["sam_steps"])
         self.quota = float(state["quota"])
         self.plan = [bool(x) for x in state["plan"]]

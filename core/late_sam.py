@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .arguments import RunLengthGivenLater, check_number, require_run_length
+from .arguments import check_number
 from .rule import StepRule
 from .two_pass import TwoPassOptimizer
 
@@ -24,6 +24,7 @@ class FinalFraction(StepRule):
     """SAM on the last ``round(sam_fraction * total_steps)`` steps of the run."""
 
     name = "LateSAM"
+    needs_total_steps = True
 
     def __init__(self, total_steps: int | None, sam_fraction: float) -> None:
         super().__init__()
@@ -40,17 +41,12 @@ class FinalFraction(StepRule):
         self.total_steps = int(total_steps)
         self.first_sam_step = self.total_steps - round(self.sam_fraction * self.total_steps)
 
-    def require_total_steps(self) -> None:
-        """Refuse to step before the run's length is known."""
-        require_run_length(self.name, self.total_steps)
-
     def planned_steps(self) -> int | None:
         """T, the run's length."""
         return self.total_steps
 
     def sam_step_ahead(self, step: int) -> bool:
         """SAM from step T - round(p T) on."""
-        self.require_total_steps()
         return step >= self.first_sam_step
 
     def settings(self) -> dict[str, Any]:
@@ -58,7 +54,7 @@ class FinalFraction(StepRule):
         return {"total_steps": self.total_steps, "sam_fraction": self.sam_fraction}
 
 
-class LateSAM(RunLengthGivenLater, TwoPassOptimizer):
+class LateSAM(TwoPassOptimizer):
     """The base optimizer for the first (1 - p) of ``total_steps``, SAM for the rest.
 
     Args (beyond SAM's):

@@ -6,6 +6,8 @@ every entry into MMEngine's OPTIMIZERS), is measured by ``tools/benchmark.py`` a
 Add one with::
 
     register_method("MySAM", MySAM, contract_options=dict(k=2))
+
+and build any registered method by name with ``build_method``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import torch
 
 from .ae_sam import AESAM
-from .arsam import ARSAM
+from .arsam import ARSAM, ARSAMPaper
 from .late_sam import LateSAM
 from .looksam import LookSAM
 from .rst import RandomSAM
@@ -82,6 +84,33 @@ def register_method(
     return spec
 
 
+def method_spec(name: str) -> MethodSpec:
+    """The registered method ``name``; an unknown name raises a paragraph listing the known."""
+    if name in TWO_PASS_METHODS:
+        return TWO_PASS_METHODS[name]
+    renamed = RENAMED.get(name)
+    advice = f" {name!r} is now called {renamed!r}." if renamed else ""
+    raise ValueError(
+        f"no two-pass method is registered as {name!r}.{advice} Registered: "
+        f"{', '.join(TWO_PASS_METHODS)}. Give one of these names (Python, configs and tools "
+        "use the same ones), or register the method with core.registry.register_method."
+    )
+
+
+def build_method(
+    name: str,
+    params: Iterable[Any],
+    base_optimizer: type[torch.optim.Optimizer],
+    *,
+    total_steps: int | None = None,
+    seed: int | None = None,
+    **options: Any,
+) -> TwoPassOptimizer:
+    """The registered method ``name`` built around ``base_optimizer`` with ``options``."""
+    spec = method_spec(name)
+    return spec.build(params, base_optimizer, total_steps=total_steps, seed=seed, **options)
+
+
 def on_register(listener: Callable[[MethodSpec], None]) -> None:
     """Call ``listener`` for every method registered so far and every one registered later."""
     _LISTENERS.append(listener)
@@ -89,14 +118,12 @@ def on_register(listener: Callable[[MethodSpec], None]) -> None:
         listener(spec)
 
 
+# Names earlier versions registered, and the method each became.
+RENAMED = {"ARSAM-paper": "ARSAMPaper"}
+
 register_method("SAM", SAM)
 register_method("ARSAM", ARSAM)
-register_method(
-    "ARSAM-paper",
-    ARSAM,
-    options=dict(schedule="paper"),
-    contract_options=dict(warmup_steps=3, window=10),
-)
+register_method("ARSAMPaper", ARSAMPaper, contract_options=dict(warmup_steps=3, window=10))
 register_method("LateSAM", LateSAM)
 register_method("SAMK", SAMK, contract_options=dict(k=3))
 register_method("LookSAM", LookSAM, contract_options=dict(k=3))

@@ -28,9 +28,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .ae_sam import linear_schedule
-from .arguments import RunLengthGivenLater, check_number, require_run_length
-from .rule import StepRule, draw_uniforms
+from .arguments import check_number
+from .host_schedule import draw_uniforms, linear_schedule
+from .rule import StepRule
 from .two_pass import TwoPassOptimizer
 
 
@@ -52,20 +52,15 @@ class RandomSteps(StepRule):
         check_number("seed", seed, integer=True)
         self.p_start = float(p_start)
         self.p_end = None if p_end is None else float(p_end)
+        self.needs_total_steps = self.p_end is not None  # a constant p_t plans no length
         self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)
-        self.step = 0
         self.draw = self._uniform()
 
     def set_total_steps(self, total_steps: int) -> None:
         """T, the length of the linear schedule."""
         check_number("total_steps", total_steps, low=1, integer=True)
         self.total_steps = int(total_steps)
-
-    def require_total_steps(self) -> None:
-        """Refuse to step before T is known, when the probability is scheduled."""
-        if self.p_end is not None:
-            require_run_length(f"{self.name} with p_end", self.total_steps)
 
     def planned_steps(self) -> int | None:
         """T when the probability is scheduled (p_end given), else no plan."""
@@ -75,8 +70,7 @@ class RandomSteps(StepRule):
         """p_t for step ``step`` (default: the coming step)."""
         if self.p_end is None:
             return self.p_start
-        self.require_total_steps()
-        step = self.step if step is None else step
+        step = self.steps if step is None else step
         return linear_schedule(self.p_start, self.p_end, step, self.total_steps)
 
     def _uniform(self) -> float:
@@ -88,7 +82,6 @@ class RandomSteps(StepRule):
 
     def commit(self, sam: bool) -> None:
         """Draw for the next step."""
-        self.step += 1
         self.draw = self._uniform()
 
     def stats(self) -> dict[str, float]:
@@ -106,17 +99,16 @@ class RandomSteps(StepRule):
         }
 
     def state_dict(self) -> dict[str, Any]:
-        """The generator, the pending draw and the step count."""
-        return {"generator": self.generator.get_state(), "draw": self.draw, "step": self.step}
+        """The generator and the pending draw (the step count is the optimizer's)."""
+        return {"generator": self.generator.get_state(), "draw": self.draw}
 
     def load_state_dict(self, state: dict[str, Any], device: torch.device | None) -> None:
-        """Restore the generator, the draw and the step count."""
+        """Restore the generator and the draw."""
         self.generator.set_state(state["generator"].cpu())
         self.draw = float(state["draw"])
-        self.step = int(state["step"])
 
 
-class RandomSAM(RunLengthGivenLater, TwoPassOptimizer):
+class RandomSAM(TwoPassOptimizer):
     """SAM on a random subset of steps: step t is a SAM step with probability p_t.
 
     Args (beyond SAM's):
@@ -144,8 +136,3 @@ class RandomSAM(RunLengthGivenLater, TwoPassOptimizer):
     ) -> None:
         rule = RandomSteps(p_start, p_end, total_steps, seed)
         super().__init__(params, base_optimizer, rule, rho, adaptive, **kwargs)
-
-    def set_total_steps(self, total_steps: int) -> None:
-        """Give the linear schedule's length before the first step; a constant p_t takes none."""
-        if self.rule.p_end is not None:
-            super().set_total_steps(total_steps)

@@ -15,7 +15,16 @@ A method is a ``StepRule`` the skeleton composes. The skeleton asks it:
 - ``host_reads_ahead()``: how many device values the coming step reads on the host by
   design (not counting the opt-in non-finite checks). Tests hold every rule to it.
 - ``planned_steps()``: the run length its decisions are planned over, if any; the
-  optimizer warns once when a step goes past it.
+  optimizer warns once when a step goes past it. A rule that cannot decide without it
+  sets ``needs_total_steps`` and takes it in ``set_total_steps(T)``: the optimizer
+  passes it on (``TwoPassOptimizer.set_total_steps``) and refuses to step until then.
+
+The step count is the optimizer's alone: ``counters["steps"]``, the completed steps
+(a skipped step and a step without gradients do not count). ``sam_step_ahead`` is
+given it; every other method reads it as ``self.steps`` (attached with ``attach``,
+already counting the step being committed inside ``commit``); a rule does not count
+or save steps itself. A "step" that earlier versions saved in a rule's state must equal
+the optimizer's saved count on load (``check_state_dict``) and is otherwise ignored.
 
 A rule keeps its hyperparameters in ``settings()``; they travel in the optimizer's
 state_dict and a resume with different settings is refused (``check_settings``).
@@ -38,13 +47,25 @@ class StepRule:
 
     name = "SAM"
     decides_after_first_pass = False
+    # True: no step runs before ``planned_steps()`` is known (``set_total_steps``)
+    needs_total_steps = False
 
     def __init__(self) -> None:
         self.state: dict[Tensor, dict[str, Any]] = {}
+        self._counters: dict[str, int] = {"steps": 0}
 
-    def attach(self, state: dict[Tensor, dict[str, Any]]) -> None:
-        """Use the optimizer's per-parameter ``state`` for this rule's parameter buffers."""
+    def attach(
+        self, state: dict[Tensor, dict[str, Any]], counters: dict[str, int] | None = None
+    ) -> None:
+        """Use the optimizer's per-parameter ``state`` and its step ``counters`` (read only)."""
         self.state = state
+        if counters is not None:
+            self._counters = counters
+
+    @property
+    def steps(self) -> int:
+        """The optimizer's completed steps (within ``commit``: this one included)."""
+        return self._counters["steps"]
 
     # ------------------------------------------------------------- decisions
     def sam_step_ahead(self, step: int) -> bool:
@@ -62,6 +83,10 @@ class StepRule:
     def planned_steps(self) -> int | None:
         """The run length the decisions are planned over (``total_steps``); None: no plan."""
         return None
+
+    def set_total_steps(self, total_steps: int) -> None:
+        """Take T, the run's length in steps (a rule with ``needs_total_steps``)."""
+        raise TypeError(f"{type(self).__name__} plans no run length")
 
     # ------------------------------------------------------------ gradients
     def on_sam_gradient(
@@ -135,8 +160,3 @@ def _normalise(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
-
-
-def draw_uniforms(generator: torch.Generator, count: int) -> list[float]:
-    """``count`` uniform draws from a CPU generator as host floats (no device is involved)."""
-    return torch.rand(count, generator=generator).numpy().tolist()

@@ -23,9 +23,8 @@ Non-finite steps (``skip_nonfinite=True``, or always with a GradScaler) are skip
 before anything changes: weights, base state, the rule's state and buffers stay as
 they were, and the retried step is decided the same way. The statistics of the
 models given to ``freeze_statistics_of`` (BatchNorm's running mean and variance...)
-are put back too: their first pass ran in training mode before the optimizer saw the
-gradient, so they are copied before it (in ``step``, or by a forward pre-hook at each
-training forward outside a step for loops that run the first pass themselves).
+are put back too (``SkippedStepStatistics``, core/frozen_stats.py, copies them before
+the first pass and decides when to restore or drop the copy).
 """
 
 from __future__ import annotations
@@ -33,16 +32,14 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-import weakref
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.utils.hooks import RemovableHandle
 
 from .arguments import (
     check_base_optimizer,
@@ -50,8 +47,10 @@ from .arguments import (
     check_max_grad_norm,
     check_number,
     require_closure,
+    require_run_length,
+    run_length_changes,
 )
-from .frozen_stats import FrozenStatistics
+from .frozen_stats import SkippedStepStatistics
 from .gradients import (
     GroupParams,
     all_grads,
@@ -147,16 +146,15 @@ class TwoPassOptimizer(torch.optim.Optimizer):
         self.max_grad_norm = max_grad_norm
         self.grad_norm_type = grad_norm_type
         self.skip_nonfinite = skip_nonfinite
+        # counters["steps"], the completed steps, is the one step count: the rule reads it
+        self.counters = {"steps": 0, "sam_steps": 0, "grad_evals": 0, "skipped_steps": 0}
         self.rule = rule
-        rule.attach(self.state)
-        self._frozen: list[FrozenStatistics] = []
-        self._watching: dict[int, RemovableHandle] = {}
+        rule.attach(self.state, self.counters)
+        self._statistics = SkippedStepStatistics()
         self._expects_scaler = False
-        self._in_step = False
         self._pending: _PendingSAMStep | None = None
         self._gradients_checked = False
         self._warned_past_end = False
-        self.counters = {"steps": 0, "sam_steps": 0, "grad_evals": 0, "skipped_steps": 0}
 
     @property
     def max_grad_norm(self) -> float | None:
@@ -200,10 +198,7 @@ class TwoPassOptimizer(torch.optim.Optimizer):
 
         With non-finite checks on, a skipped step also leaves their statistics as they were.
         """
-        if any(frozen.model is model for frozen in self._frozen):
-            return
-        self._frozen.append(FrozenStatistics(model))
-        self._watch_statistics()
+        self._statistics.add(model, self._checks_expected())
 
     def expect_grad_scaler(self) -> None:
         """Announce GradScaler steps before the first one, so that its statistics are kept too.
@@ -212,11 +207,22 @@ class TwoPassOptimizer(torch.optim.Optimizer):
         two-call API, SAMOptimWrapper with float16); ``step(closure, grad_scaler=)`` knows.
         """
         self._expects_scaler = True
-        self._watch_statistics()
+        self._statistics.watch(self._checks_expected())
 
     def host_reads_ahead(self) -> int:
         """Device values the coming step reads on the host by design (non-finite checks aside)."""
         return self.rule.host_reads_ahead()
+
+    def set_total_steps(self, total_steps: int) -> None:
+        """Give the run's length T before the first step; methods that plan none ignore it."""
+        if self.rule.needs_total_steps and run_length_changes(
+            self.counters["steps"], self.rule.planned_steps(), total_steps
+        ):
+            self.rule.set_total_steps(total_steps)
+
+    def _require_run_length(self) -> None:
+        if self.rule.needs_total_steps and self.rule.planned_steps() is None:
+            require_run_length(type(self).__name__, None)
 
     # ------------------------------------------------------------------- step
     # The step stays eager when a caller is compiled (docs/CONTRACTS.md, "Compiled models").
@@ -248,8 +254,10 @@ class TwoPassOptimizer(torch.optim.Optimizer):
                 "opt.step(closure, grad_scaler=scaler) yourself (docs/recipes.md)"
             )
         rerun = _closure_for_second_pass(closure, second_pass, type(self).__name__)
+        self._require_run_length()
         loss = None
-        with self._statistics_kept_for(grad_scaler, first_pass=closure is not None):
+        checked = self.skip_nonfinite or grad_scaler is not None
+        with self._statistics.around_step(closure is not None and checked, self._checks_expected):
             if closure is not None:
                 with torch.enable_grad():
                     loss = closure()
@@ -279,6 +287,7 @@ class TwoPassOptimizer(torch.optim.Optimizer):
                 "was not called: after a True first_step, run the second forward-backward pass "
                 "and call second_step()"
             )
+        self._require_run_length()
         self.counters["grad_evals"] += 1
         if not has_gradients(self.param_groups):
             # like torch's optimizers: a step without any gradient changes nothing
@@ -374,7 +383,7 @@ class TwoPassOptimizer(torch.optim.Optimizer):
         for _, params in groups:
             for p in params:
                 p.grad = None
-        for frozen in self._frozen:
+        for frozen in self._statistics.frozen:
             pending.frozen.enter_context(frozen())
         self._pending = pending
         return True
@@ -438,52 +447,18 @@ class TwoPassOptimizer(torch.optim.Optimizer):
             )
         self.base_optimizer.step()
         self._settle_statistics(skipped=False)
-        self.counters["steps"] += 1
+        self.counters["steps"] += 1  # the one step count (a skipped step never gets here)
         self.counters["sam_steps"] += int(sam)
         self.rule.commit(sam)
 
     # ------------------------------------------------ statistics of skipped steps
-    def _watch_statistics(self) -> None:
-        """With non-finite checks expected: a pre-hook that copies the statistics before forwards.
-
-        Without the checks nothing is installed, copied or allocated.
-        """
-        if not (self.skip_nonfinite or self._expects_scaler):
-            return
-        for frozen in self._frozen:
-            if id(frozen) not in self._watching:
-                hook = _StatisticsWatch(self, frozen)
-                self._watching[id(frozen)] = frozen.model.register_forward_pre_hook(hook)
-
-    def _before_training_forward(self, frozen: FrozenStatistics, module: nn.Module) -> None:
-        """A first pass outside ``step`` may follow: keep its statistics as they are now."""
-        if module.training and self._pending is None and not self._in_step:
-            frozen.take_snapshot()
-
-    @contextmanager
-    def _statistics_kept_for(self, grad_scaler: Any, first_pass: bool) -> Iterator[None]:
-        """Around ``step``: copy the statistics before its ``first_pass`` if no forward did yet."""
-        if first_pass and (self.skip_nonfinite or grad_scaler is not None):
-            for frozen in self._frozen:
-                if not frozen.snapshot.taken:
-                    frozen.take_snapshot()
-        self._in_step = True
-        try:
-            yield
-        except BaseException:
-            self._settle_statistics(skipped=False)
-            raise
-        finally:
-            self._in_step = False
+    def _checks_expected(self) -> bool:
+        """Whether steps check for inf/NaN, so that the statistics are copied before them."""
+        return self.skip_nonfinite or self._expects_scaler
 
     def _settle_statistics(self, skipped: bool) -> None:
         """The step is over: put the statistics back if it was skipped, else drop the copy."""
-        for frozen in self._frozen:
-            if skipped:
-                frozen.snapshot.restore()
-            else:
-                frozen.snapshot.discard()
-        self._watch_statistics()
+        self._statistics.settle(skipped, self._checks_expected())
 
     # ------------------------------------------------------------- reporting
     @property
@@ -549,6 +524,7 @@ class TwoPassOptimizer(torch.optim.Optimizer):
         check_settings(
             f"{kind} ({rule['name']})", saved, self.rule.settings(), self.rule.resume_hint(saved)
         )
+        _check_rule_step(kind, rule, state_dict.get("counters") or {})
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a state_dict written by the same optimizer with the same rule settings."""
@@ -560,10 +536,28 @@ class TwoPassOptimizer(torch.optim.Optimizer):
         super().load_state_dict(state_dict)
         self.base_optimizer.load_state_dict(base_state)
         self.param_groups = self.base_optimizer.param_groups
-        self.rule.attach(self.state)
         self.counters = dict(counters)
+        self.rule.attach(self.state, self.counters)
         device = next((p.device for g in self.param_groups for p in g["params"]), None)
         self.rule.load_state_dict(rule["state"], device)
+
+
+def _check_rule_step(kind: str, rule: dict[str, Any], counters: dict[str, Any]) -> None:
+    """Refuse a rule state whose own step count (earlier versions saved one) is not the optimizer's.
+
+    The optimizer's ``counters["steps"]`` is the one step count; a rule's saved "step"
+    is otherwise ignored.
+    """
+    saved_step, steps = (rule.get("state") or {}).get("step"), counters.get("steps")
+    if saved_step is None or steps is None or int(saved_step) == int(steps):
+        return
+    raise ValueError(
+        f"this {kind} state_dict is inconsistent: its {rule['name']} rule counted "
+        f"{int(saved_step)} completed steps, its optimizer {int(steps)}. The two counts of "
+        "the checkpoint's writer always agree, so the state was edited or assembled from "
+        "two checkpoints; resume from an unmodified checkpoint, or load only the model "
+        "weights (MMEngine: load_from=...) and start a new optimizer state."
+    )
 
 
 def _closure_for_second_pass(
@@ -582,29 +576,6 @@ def _closure_for_second_pass(
             "optimizer_step to call optimizer.step(closure=optimizer_closure, "
             "second_pass=optimizer_closure) (docs/recipes.md)."
         ) from None
-
-
-class _StatisticsWatch:
-    """The forward pre-hook of a frozen model: lets its optimizer copy the statistics.
-
-    It holds weak references, and a copy of the model (deepcopy, pickle) carries an inert
-    one: copying a model never copies its optimizer or snapshots the original's statistics.
-    """
-
-    def __init__(self, optimizer: TwoPassOptimizer, frozen: FrozenStatistics) -> None:
-        self._refs: tuple[weakref.ref, weakref.ref] | None = (
-            weakref.ref(optimizer),
-            weakref.ref(frozen),
-        )
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"_refs": None}
-
-    @torch.compiler.disable
-    def __call__(self, module: nn.Module, args: Any) -> None:
-        optimizer, frozen = (None, None) if self._refs is None else (r() for r in self._refs)
-        if optimizer is not None and frozen is not None:
-            optimizer._before_training_forward(frozen, module)
 
 
 def _caller_outside_the_library() -> int:

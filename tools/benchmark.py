@@ -1,4 +1,4 @@
-"""Time SGD, SAM, ARSAM and the peers step by step: python tools/benchmark.py [options]."""
+"""Time the base run (SGD), SAM, ARSAM and the peers step by step: python tools/benchmark.py."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import sys
 
 import torch
 
+from tasks.evidence.compared import suite_optimizers
 from tools.benchmarking.arguments import json_object
 from tools.benchmarking.cost import PRECISIONS, BenchmarkSettings, run_benchmark
 from tools.benchmarking.cost_report import benchmark_markdown, write_benchmark
-from tools.benchmarking.optimizers import ALL_OPTIMIZERS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,8 +27,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=10, help="untimed steps first")
     parser.add_argument(
         "--optimizers",
-        default=",".join(ALL_OPTIMIZERS),
-        help=f"comma-separated, from {','.join(ALL_OPTIMIZERS)}",
+        default=",".join(suite_optimizers()),
+        help=f"comma-separated, from {','.join(suite_optimizers())} (base: SGD alone)",
     )
     parser.add_argument(
         "--device", choices=["cpu", "cuda"], help="default: cuda when available, else cpu"
@@ -37,8 +37,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--weight-decay", type=float, default=1e-3)
     parser.add_argument("--rho", type=float, default=0.05)
-    parser.add_argument("--arsam-window", type=int, default=10, help="ARSAM's window K")
-    parser.add_argument("--arsam-warmup", type=int, default=0, help="ARSAM's warm-up steps")
+    parser.add_argument("--arsam-window", type=int, default=10, help="ARSAMPaper's window K")
+    parser.add_argument("--arsam-warmup", type=int, default=0, help="ARSAMPaper's warm-up steps")
     parser.add_argument(
         "--optimizer-options",
         type=json_object,

@@ -16,10 +16,10 @@ from dataclasses import asdict
 
 from mmengine.config import DictAction
 
+from tasks.evidence.compared import suite_optimizers
 from tools.benchmarking.arguments import json_object
 from tools.benchmarking.compare_report import compare_markdown, write_compare
 from tools.benchmarking.comparison import (
-    DEFAULT_OPTIMIZERS,
     DEFAULT_PREFIX,
     CompareSettings,
     run_all,
@@ -37,13 +37,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--config-prefix",
         default=DEFAULT_PREFIX,
-        help="configs <prefix>_sgd.py, <prefix>_sam.py, <prefix>_arsam.py (peers use _sam.py)",
+        help="configs <prefix>_sgd.py (or _adam.py, _adamw.py: the base run), <prefix>_sam.py, "
+        "<prefix>_arsam.py (peers use _sam.py)",
     )
     parser.add_argument(
         "--optimizers",
         nargs="+",
-        default=[",".join(DEFAULT_OPTIMIZERS)],
-        help="names, space- or comma-separated",
+        default=None,
+        help="names, space- or comma-separated: 'base' (the base optimizer alone) and registered "
+        "methods (default: all; --suite --quick: base, SAM, ARSAMPaper, ARSAM)",
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(
@@ -85,12 +87,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def optimizer_names(args: argparse.Namespace) -> list[str] | None:
+    """The names given to --optimizers, split at commas; None when none were given."""
+    if args.optimizers is None:
+        return None
+    return [n.strip() for item in args.optimizers for n in item.split(",") if n.strip()]
+
+
 def settings_from(args: argparse.Namespace) -> CompareSettings:
     """CompareSettings from the parsed command line."""
-    names = [n.strip() for item in args.optimizers for n in item.split(",") if n.strip()]
+    names = optimizer_names(args)
     return CompareSettings(
         config_prefix=args.config_prefix,
-        optimizers=names,
+        optimizers=list(suite_optimizers()) if names is None else names,
         seeds=list(args.seeds),
         label_noise=args.label_noise,
         quick=args.quick,
@@ -109,6 +118,7 @@ def run_suite_from(args: argparse.Namespace) -> int:
         QUICK_HORIZONS,
         QUICK_OPTIMIZERS,
         WORKLOADS,
+        check_names,
         get_workload,
         run_suite,
         suite_optimizers,
@@ -116,11 +126,12 @@ def run_suite_from(args: argparse.Namespace) -> int:
     from tasks.evidence.estimate import estimate_suite
     from tools.benchmarking.suite_report import markdown, write_suite_report
 
-    names = [n.strip() for item in args.optimizers for n in item.split(",") if n.strip()]
-    if names == list(DEFAULT_OPTIMIZERS):  # the config comparison's default list
+    names = optimizer_names(args)
+    if names is None:
         names = list(QUICK_OPTIMIZERS if args.quick else suite_optimizers())
     out = args.out if args.out != DEFAULT_OUT else "work_dirs/suite"
     try:
+        check_names(names)
         workloads = [get_workload(name) for name in (args.workloads or WORKLOADS)]
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -1,9 +1,9 @@
-"""The main job: SGD, SAM and both ARSAM schedules on the suite's strongest workload.
+"""The main job: the base run (SGD), SAM and both ARSAMs on the suite's strongest workload.
 
 python tools/demo.py [--seeds 0 1 2] [--out work_dirs/demo]
 
-Trains the base optimizer, SAM, ARSAM with the paper's schedule and ARSAM with the
-horizon-aware schedule on noisy digits (bundled with scikit-learn, no download),
+Trains the base optimizer alone (``base``), SAM, ARSAMPaper (the paper's schedule) and
+ARSAM (the horizon-aware schedule) on noisy digits (bundled with scikit-learn, no download),
 3 seeds each, in two worker processes; prints one table, writes one PNG and says
 where the per-run records are. About a minute on 2 CPU cores.
 """
@@ -25,11 +25,11 @@ from tools.benchmarking.tables import column, fixed, markdown_table
 
 WORKLOAD = "digits_mlp_sgd"
 HORIZON = "1k"
-OPTIMIZERS = ("base", "SAM", "ARSAM-paper", "ARSAM")
+OPTIMIZERS = ("base", "SAM", "ARSAMPaper", "ARSAM")
 LABELS = {
-    "base": "SGD",
+    "base": "base (SGD)",
     "SAM": "SAM",
-    "ARSAM-paper": "ARSAM (paper)",
+    "ARSAMPaper": "ARSAMPaper (paper's schedule)",
     "ARSAM": "ARSAM (horizon-aware)",
 }
 

@@ -20,10 +20,10 @@ warnings.filterwarnings("ignore", message="pkg_resources is deprecated", categor
 
 import torch  # noqa: E402
 
-from core.mmengine_adapter.checkpoint_checks import check_finite_weights  # noqa: E402
-from core.mmengine_adapter.checkpoint_loading import load_checkpoint_safely  # noqa: E402
-from core.mmengine_adapter.checkpoints import write_atomically  # noqa: E402
-from core.mmengine_adapter.publish import weights_only_checkpoint  # noqa: E402
+from core.training_infra.checkpoint_checks import check_finite_weights  # noqa: E402
+from core.training_infra.checkpoint_loading import load_checkpoint_safely  # noqa: E402
+from core.training_infra.checkpoints import write_atomically  # noqa: E402
+from core.training_infra.publish import weights_only_checkpoint  # noqa: E402
 from tools.cli import UserError, main, user_errors  # noqa: E402
 
 

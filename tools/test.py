@@ -10,7 +10,7 @@ from typing import Any
 # mmengine imports pkg_resources, which warns on every start; nothing for a user to act on.
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
-from core.mmengine_adapter.checkpoint_checks import ALLOW_NONFINITE_KEY  # noqa: E402
+from core.training_infra.checkpoint_checks import ALLOW_NONFINITE_KEY  # noqa: E402
 from tools.cli import (  # noqa: E402
     add_launch_arguments,
     load_config,

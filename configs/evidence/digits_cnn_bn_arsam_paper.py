@@ -1,5 +1,6 @@
-# digits_cnn_bn_sgd with ARSAM's paper schedule: train_one(workload, "ARSAM-paper", seed,
-# horizon), whose options are DEFAULT_OPTIONS["ARSAM-paper"] in tasks/evidence/optimizers.py:
+# digits_cnn_bn_sgd with ARSAMPaper, ARSAM with the paper's schedule: train_one(workload,
+# "ARSAMPaper", seed, horizon), whose options are the suite's ARSAMPaper options in
+# tasks/evidence/optimizers.py:
 # the paper's window and reuse, and its CIFAR warm-up of 3/200 of the run.
 # Two settings follow the run (see _base_/digits_cnn_bn.py); change them together:
 #   horizon T: train_cfg.max_iters=T optim_wrapper.optimizer.warmup_steps=ceil(3 * T / 200)
@@ -11,10 +12,9 @@ optim_wrapper = dict(
     type="SAMOptimWrapper",
     constructor="SAMOptimWrapperConstructor",
     optimizer=dict(
-        type="ARSAM",
+        type="ARSAMPaper",
         base_optimizer=_base_.base_optimizer,
         rho=_base_.rho,
-        schedule="paper",
         window=50,
         reuse_steps=6,
         reuse_decay=0.7,

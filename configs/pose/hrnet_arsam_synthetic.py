@@ -12,7 +12,7 @@ train_cfg = dict(max_epochs=max_epochs, val_interval=5)
 # The 0.2 M-parameter network has small weights: rho 0.05 moves them so far that the reused
 # second-order term dominates the gradient (psf_ratio > 2); 0.01 keeps it comparable.
 optim_wrapper = dict(
-    optimizer=dict(base_optimizer=dict(lr=2e-3), rho=0.01, warmup_epochs=1),
+    optimizer=dict(base_optimizer=dict(lr=2e-3), rho=0.01),
 )
 param_scheduler = [
     dict(type="LinearLR", begin=0, end=50, start_factor=0.001, by_epoch=False),

@@ -1,19 +1,46 @@
-"""The only part of core that knows MMEngine: registries, the two-pass optim wrapper, checkpoints.
+"""The SAM glue between core and MMEngine: registry mirror, two-pass optim wrapper, constructor.
 
 Configs load it with ``custom_imports=dict(imports=['core.mmengine_adapter', ...])``.
+Importing it also installs core.training_infra (hooks, atomic checkpoint backend, safe
+loaders), the training infrastructure that is not about SAM. The infrastructure's modules
+moved there from this package; their old paths (``core.mmengine_adapter.checkpoint_checks``
+and the like) still import, as the same module objects.
 """
 
-from . import checkpoint_loading, checkpoints
-from .checkpoint_hook import CrashSafeCheckpointHook
-from .constructor import SAMOptimWrapperConstructor
-from .nonfinite import NonFiniteCheckHook, NonFiniteTrainingError
-from .optim_wrapper import TELEMETRY_KEYS, SAMOptimWrapper
-from .optimizers import TWO_PASS_OPTIMIZERS, register_two_pass_optimizer, resolve_base_optimizer
-from .random_state import RandomStateHook
-from .rebind import ParameterRebindHook
+import importlib
+import sys
 
-checkpoints.install()
-checkpoint_loading.install()
+from ..training_infra import install as _install_training_infra
+from ..training_infra.checkpoint_hook import CrashSafeCheckpointHook
+from ..training_infra.nonfinite import NonFiniteCheckHook, NonFiniteTrainingError
+from ..training_infra.random_state import RandomStateHook
+from ..training_infra.rebind import ParameterRebindHook
+from .constructor import SAMOptimWrapperConstructor
+from .optim_wrapper import TELEMETRY_KEYS, SAMOptimWrapper
+from .optimizers import TWO_PASS_OPTIMIZERS, resolve_base_optimizer
+
+_MOVED_TO_TRAINING_INFRA = (
+    "checkpoint_checks",
+    "checkpoint_hook",
+    "checkpoint_loading",
+    "checkpoints",
+    "clipping",
+    "distributed",
+    "nonfinite",
+    "publish",
+    "random_state",
+    "rebind",
+    "resume_checks",
+    "step_counts",
+)
+
+
+# Old paths of the moved modules name the same module objects (one module, two paths).
+for _name in _MOVED_TO_TRAINING_INFRA:
+    sys.modules[f"{__name__}.{_name}"] = importlib.import_module(f"core.training_infra.{_name}")
+del _name
+
+_install_training_infra()
 
 __all__ = [
     "TELEMETRY_KEYS",
@@ -25,6 +52,5 @@ __all__ = [
     "RandomStateHook",
     "SAMOptimWrapper",
     "SAMOptimWrapperConstructor",
-    "register_two_pass_optimizer",
     "resolve_base_optimizer",
 ]

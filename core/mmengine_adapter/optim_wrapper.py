@@ -23,16 +23,16 @@ from contextlib import contextmanager
 from typing import Any
 
 import torch
-from mmengine.logging import MessageHub
+from mmengine.logging import MessageHub, print_log
 from mmengine.optim import OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 from torch import nn
 
+from ..training_infra.checkpoint_checks import CheckpointError, check_optimizer_settings
+from ..training_infra.checkpoint_hook import BASE_SETTINGS_KEY
+from ..training_infra.clipping import check_clip_grad
 from ..two_pass import TwoPassOptimizer
-from .checkpoint_checks import CheckpointError, check_optimizer_settings
-from .checkpoint_hook import BASE_SETTINGS_KEY
-from .clipping import check_clip_grad
-from .resume_checks import check_same_optimizer, identity_of
+from .optimizer_identity import check_same_optimizer, identity_of
 
 # The optimizer statistics logged every step (each optimizer reports the ones it has); the one list
 # that log readers (tools.benchmarking, tools.analysis_tools.collect_classification) use too.
@@ -223,10 +223,10 @@ class SAMOptimWrapper(OptimWrapper):
                 )
             self.optimizer.set_warmup_steps(round(epochs * max_iters / max_epochs))
             self.optimizer.warmup_epochs = None
-        set_total_steps = getattr(self.optimizer, "set_total_steps", None)
-        if max_iters and set_total_steps is not None:
-            set_total_steps(int(max_iters))
+        if max_iters:
+            self.optimizer.set_total_steps(int(max_iters))
         self._run_length_resolved = True
+        print_log(describe_method(self.optimizer, max_iters), logger="current")
         if self._held_state is not None:
             held, self._held_state = self._held_state, None
             try:
@@ -286,6 +286,18 @@ class SAMOptimWrapper(OptimWrapper):
             self.base_param_settings.update(
                 (k, v) for k, v in base_settings.items() if k != "params"
             )
+
+
+def describe_method(optimizer: TwoPassOptimizer, run_steps: int | None) -> str:
+    """One line naming the method, its base optimizer, radius, run length and every setting."""
+    radii = sorted({group["rho"] for group in optimizer.param_groups if group.get("perturb", True)})
+    rho = radii[0] if len(radii) == 1 else radii
+    settings = ", ".join(f"{name}={value!r}" for name, value in optimizer.rule.settings().items())
+    return (
+        f"optimizer: {type(optimizer).__name__} around {type(optimizer.base_optimizer).__name__}, "
+        f"rho={rho!r}, a run of {run_steps or 'unknown'} steps"
+        + (f"; {optimizer.rule.name} settings: {settings}" if settings else "")
+    )
 
 
 def _make_scaler(device_type: str, loss_scale: str | float) -> torch.amp.GradScaler:

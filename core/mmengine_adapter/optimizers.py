@@ -1,11 +1,13 @@
 """Every method of core.registry in MMEngine's OPTIMIZERS, with the base optimizer as a config.
 
-    optimizer=dict(type='ARSAM', base_optimizer=dict(type='SGD', lr=0.05, momentum=0.9),
+    optimizer=dict(type='ARSAMPaper', base_optimizer=dict(type='SGD', lr=0.05, momentum=0.9),
                    rho=0.05, warmup_epochs=3)
 
-``warmup_epochs`` is kept on the optimizer and converted to steps by
-SAMOptimWrapper once the length of an epoch is known; so is the run's length,
-given to optimizers that take ``total_steps``.
+``warmup_epochs`` (ARSAMPaper only) is kept on the optimizer and converted to
+``warmup_steps`` by SAMOptimWrapper once the length of an epoch is known; the run's
+length reaches every method through ``set_total_steps`` there as well.
+``TWO_PASS_OPTIMIZERS`` is core.registry's ``TWO_PASS_METHODS`` seen as MMEngine sees
+it, config type -> class (the config checks of tools/cli compare built classes).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import torch
 from mmengine.registry import OPTIMIZERS
 
-from ..registry import TWO_PASS_METHODS, MethodSpec, on_register, register_method
+from ..registry import RENAMED, TWO_PASS_METHODS, MethodSpec, on_register
 from ..two_pass import TwoPassOptimizer
 
 
@@ -71,6 +73,13 @@ def _builder(spec: MethodSpec) -> Callable[..., TwoPassOptimizer]:
         if warmup_epochs is not None:
             if "warmup_steps" in kwargs:
                 raise ValueError("give warmup_epochs or warmup_steps, not both")
+            if spec.name == "ARSAM":
+                raise ValueError(
+                    "ARSAM got warmup_epochs: ARSAM's horizon-aware schedule picks its own "
+                    "warm-up from the run's length (horizon_options=dict(warmup_fraction=...) "
+                    "for studies). Drop warmup_epochs, or use type='ARSAMPaper' for the paper's "
+                    "schedule with a warm-up in epochs."
+                )
             if not spec.accepts("warmup_steps"):
                 raise ValueError(f"{spec.name} has no warm-up to give in epochs")
         optimizer = spec.build(params, klass, **kwargs, **base_kwargs)
@@ -86,12 +95,19 @@ def _mirror(spec: MethodSpec) -> None:
     OPTIMIZERS.register_module(name=spec.name, module=_builder(spec), force=True)
 
 
-def register_two_pass_optimizer(
-    name: str, optimizer_class: type[TwoPassOptimizer], **options: Any
-) -> None:
-    """Register a method for configs, tools and tests (``core.registry.register_method``)."""
-    register_method(name, optimizer_class, **options)
+def _refusal(old: str, new: str) -> Callable[..., TwoPassOptimizer]:
+    def build(*args: Any, **kwargs: Any) -> TwoPassOptimizer:
+        raise ValueError(
+            f"optimizer type {old!r} is now called {new!r}: write "
+            f"optimizer=dict(type={new!r}, ...) with the same arguments (drop schedule='paper')."
+        )
+
+    build.__name__ = build.__qualname__ = f"refuse_{new}"
+    build.__doc__ = f"Refuse the old name {old!r} of {new}."
+    return build
 
 
 on_register(_mirror)
-__all__ = ["TWO_PASS_METHODS", "TWO_PASS_OPTIMIZERS", "register_two_pass_optimizer"]
+for _old, _new in RENAMED.items():
+    OPTIMIZERS.register_module(name=_old, module=_refusal(_old, _new), force=True)
+__all__ = ["TWO_PASS_METHODS", "TWO_PASS_OPTIMIZERS"]

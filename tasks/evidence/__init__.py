@@ -6,15 +6,16 @@ runs a grid of them in worker processes. ``python tools/compare.py --suite`` run
 writes its report; ``python tools/demo.py`` is the main job on the strongest workload.
 """
 
-from .data import DataSpec, Tensors, load_tensors
-from .optimizers import (
+from .compared import (
     QUICK_OPTIMIZERS,
     OptimizerSpec,
     build_optimizer,
+    check_names,
     optimizer_class,
     optimizer_spec,
     suite_optimizers,
 )
+from .data import DataSpec, Tensors, load_tensors
 from .suite import read_records, run_suite
 from .trainer import train_one
 from .workloads import HORIZON_NAMES, QUICK_HORIZONS, WORKLOADS, Workload, get_workload
@@ -29,6 +30,7 @@ __all__ = [
     "Tensors",
     "Workload",
     "build_optimizer",
+    "check_names",
     "get_workload",
     "load_tensors",
     "optimizer_class",

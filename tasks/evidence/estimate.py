@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from .optimizers import OptimizerSpec, optimizer_spec
+from .compared import OptimizerSpec, optimizer_spec
 from .trainer import train_one
 from .workloads import Horizon, Workload
 

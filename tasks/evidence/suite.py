@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from .optimizers import OptimizerSpec, optimizer_spec
+from .compared import OptimizerSpec, optimizer_spec
 from .progress import Progress
 from .trainer import horizon_config, run_settings, train_one, workload_config
 from .workloads import Workload

@@ -13,9 +13,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .compared import OptimizerSpec, build_optimizer, optimizer_spec
 from .data import Tensors, load_tensors
 from .models import build_model
-from .optimizers import OptimizerSpec, build_optimizer, optimizer_spec
 from .workloads import Workload
 
 _EVAL_CHUNK = 4096

@@ -19,7 +19,7 @@ from mmengine.config import Config
 from mmengine.registry import MODELS
 from torch import nn
 
-from core.mmengine_adapter.checkpoint_loading import load_checkpoint_safely
+from core.training_infra.checkpoint_loading import load_checkpoint_safely
 
 from .export import export_qcdq
 from .qcdq_graph import quantized_tensors

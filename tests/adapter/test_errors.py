@@ -10,7 +10,7 @@ import sys
 import pytest
 from mmengine.config import Config
 
-from core.mmengine_adapter.checkpoints import AtomicLocalBackend
+from core.training_infra.checkpoints import AtomicLocalBackend
 from tests.adapter.conftest import CONFIG
 from tools.cli import UserError, build_runner, load_config
 

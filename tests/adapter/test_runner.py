@@ -11,7 +11,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from core import ARSAM, SAM
+from core import SAM, ARSAMPaper
 from tools.cli import build_runner
 
 
@@ -43,13 +43,13 @@ def use_optimizer(cfg: Config, kind: str) -> None:
 
 @pytest.mark.parametrize(
     ("kind", "forwards_per_iter"),
-    [("SGD", 1), ("SAM", 2), ("ARSAM", 2), *((kind, 2) for kind in LENGTH_TAKERS)],
+    [("SGD", 1), ("SAM", 2), ("ARSAMPaper", 2), *((kind, 2) for kind in LENGTH_TAKERS)],
 )
 def test_two_iterations_with_each_optimizer(toy_cfg: Config, kind: str, forwards_per_iter: int):
     use_optimizer(toy_cfg, kind)
     toy_cfg.train_cfg = dict(type="IterBasedTrainLoop", max_iters=2, val_interval=100)
     toy_cfg.optim_wrapper.get("optimizer", {}).pop("warmup_epochs", None)
-    if kind == "ARSAM":
+    if kind == "ARSAMPaper":
         toy_cfg.optim_wrapper.optimizer.warmup_steps = 2
     runner = train(toy_cfg)
     assert runner.model.loss_forwards == 2 * forwards_per_iter
@@ -64,7 +64,7 @@ def test_arsam_skips_second_passes_after_warmup(toy_cfg: Config) -> None:
     toy_cfg.train_cfg.max_epochs = 6
     runner = train(toy_cfg)
     opt = runner.optim_wrapper.optimizer
-    assert isinstance(opt, ARSAM)
+    assert isinstance(opt, ARSAMPaper)
     assert opt.schedule.warmup_steps == 4  # warmup_epochs=1, 4 iterations per epoch
     assert opt.stats["steps"] == 24
     assert 4 <= opt.stats["sam_steps"] < 24
@@ -104,8 +104,8 @@ def test_resume_continues_the_schedule_exactly(toy_cfg: Config, tmp_path) -> Non
 def test_checkpoints_load_with_weights_only(toy_cfg: Config) -> None:
     runner = train(toy_cfg)
     checkpoint = torch.load(osp.join(runner.work_dir, "epoch_2.pth"), weights_only=True)
-    assert checkpoint["optimizer"]["kind"] == "ARSAM"
-    assert checkpoint["optimizer"]["rule"]["name"] == "ARSAM"
+    assert checkpoint["optimizer"]["kind"] == "ARSAMPaper"
+    assert checkpoint["optimizer"]["rule"]["name"] == "ARSAMPaper"
 
 
 def test_bf16_amp_on_cpu(toy_cfg: Config) -> None:
@@ -148,3 +148,20 @@ def test_sam_wrapper_with_a_plain_model_forward(toy_cfg: Config) -> None:
     runner = train(toy_cfg)
     assert isinstance(runner.optim_wrapper.optimizer, SAM)
     assert runner.model.loss_forwards == 8
+
+
+@pytest.mark.parametrize("kind", ["ARSAM", "ARSAMPaper"])
+def test_the_log_names_the_method_and_its_resolved_settings_once(toy_cfg: Config, kind) -> None:
+    toy_cfg.log_level = "INFO"
+    if kind == "ARSAM":  # the horizon-aware schedule takes its settings from the run's length
+        for key in ("warmup_epochs", "window", "var_blocks"):
+            toy_cfg.optim_wrapper.optimizer.pop(key)
+    toy_cfg.optim_wrapper.optimizer.type = kind
+    runner = train(toy_cfg)
+    with open(osp.join(runner.log_dir, f"{osp.basename(runner.log_dir)}.log")) as f:
+        lines = [line for line in f if "optimizer: " in line and " around SGD, rho=0.05" in line]
+    assert len(lines) == 1, lines
+    schedule = "horizon" if kind == "ARSAM" else "paper"
+    assert f"optimizer: {kind} around SGD" in lines[0]
+    assert "a run of 8 steps" in lines[0] and f"schedule='{schedule}'" in lines[0]
+    assert ("total_steps=8" in lines[0]) == (kind == "ARSAM")

@@ -22,8 +22,8 @@ train_cfg = dict(by_epoch=True, max_epochs=2, val_interval=100)
 optim_wrapper = dict(
     type="SAMOptimWrapper",
     constructor="SAMOptimWrapperConstructor",
-    optimizer=dict(
-        type="ARSAM",
+    optimizer=dict(  # ARSAM with the paper's schedule: a warm-up in epochs, a short window
+        type="ARSAMPaper",
         base_optimizer=dict(type="SGD", lr=0.1, momentum=0.9),
         rho=0.05,
         warmup_epochs=1,

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from core import ARSAM
+from core import ARSAMPaper
 from tasks.evidence.progress import Progress
 from tools.benchmarking.cost import BenchmarkSettings, declared_reads, run_benchmark, var_blocks_for
 
@@ -27,7 +27,7 @@ ROW_KEYS = {
     "mean_ms",
     "passes_per_step",
     "sam_fraction",
-    "time_vs_sgd",
+    "time_vs_base",
     "time_vs_sam",
     "overhead",
     "state_bytes",
@@ -42,7 +42,7 @@ def tiny_run_with_progress(tmp_path_factory):
     out = tmp_path_factory.mktemp("benchmark")
     tool = load_tool("benchmark")
     argv = [*TINY, "--batch-size", "4", "--steps", "12", "--warmup", "2"]
-    argv += ["--optimizers", "SGD,SAM,ARSAM", "--arsam-window", "10", "--out", str(out)]
+    argv += ["--optimizers", "base,SAM,ARSAM", "--arsam-window", "10", "--out", str(out)]
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
         assert tool.main(argv) == 0
@@ -56,7 +56,7 @@ def tiny_run(tiny_run_with_progress):
 
 def test_reports_progress_with_eta_on_stderr(tiny_run_with_progress):
     lines = tiny_run_with_progress[1].splitlines()
-    assert lines[0].startswith("benchmark: SGD, SAM, ARSAM on CifarResNet")
+    assert lines[0].startswith("benchmark: base, SAM, ARSAM on CifarResNet")
     steps = [line for line in lines if "ETA" in line]
     assert steps and all("elapsed" in line for line in steps)
     assert "timed step 14/14" in steps[-1] and steps[-1].endswith("ETA 0:00:00")
@@ -64,11 +64,11 @@ def test_reports_progress_with_eta_on_stderr(tiny_run_with_progress):
 
 def test_writes_markdown_and_json(tiny_run):
     table = (tiny_run / "benchmark.md").read_text()
-    for title in ("Median ms/step", "Passes/step", "Overhead t/((1+f) t_SGD)", "State (MiB)"):
+    for title in ("Median ms/step", "Passes/step", "Overhead t/((1+f) t_base)", "State (MiB)"):
         assert title in table
     assert [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")][
         1:
-    ] == ["SGD", "SAM", "ARSAM"]
+    ] == ["base", "SAM", "ARSAM"]
     result = json.loads((tiny_run / "benchmark.json").read_text())
     assert result["settings"]["steps"] == 12 and result["parameters"] > 0
     assert all(set(row) >= ROW_KEYS for row in result["rows"])
@@ -78,12 +78,12 @@ def test_numbers_are_sane(tiny_run):
     rows = {
         r["optimizer"]: r for r in json.loads((tiny_run / "benchmark.json").read_text())["rows"]
     }
-    sgd, sam, arsam = rows["SGD"], rows["SAM"], rows["ARSAM"]
+    sgd, sam, arsam = rows["base"], rows["SAM"], rows["ARSAM"]
     assert sgd["passes_per_step"] == 1 and sgd["sam_fraction"] == 0
     assert sam["passes_per_step"] == 2 and sam["sam_fraction"] == 1
     assert 1 <= arsam["passes_per_step"] <= 2
     assert arsam["sam_fraction"] == pytest.approx(arsam["passes_per_step"] - 1)
-    assert sgd["time_vs_sgd"] == pytest.approx(1.0) and sam["time_vs_sam"] == pytest.approx(1.0)
+    assert sgd["time_vs_base"] == pytest.approx(1.0) and sam["time_vs_sam"] == pytest.approx(1.0)
     assert sgd["overhead"] == pytest.approx(1.0)
     for row in rows.values():
         assert row["median_ms"] > 0 and row["mean_ms"] > 0 and row["overhead"] > 0
@@ -124,7 +124,7 @@ def test_sync_check_is_not_applicable_on_cpu():
 def test_arsam_reads_the_device_only_on_window_boundaries(monkeypatch):
     torch.manual_seed(0)
     model = torch.nn.Linear(4, 3)
-    optimizer = ARSAM(model.parameters(), torch.optim.SGD, warmup_steps=3, window=10, lr=0.1)
+    optimizer = ARSAMPaper(model.parameters(), torch.optim.SGD, warmup_steps=3, window=10, lr=0.1)
     x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
     reads = []
     for method in ("item", "tolist"):

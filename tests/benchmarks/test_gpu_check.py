@@ -17,11 +17,12 @@ import time
 import pytest
 import torch
 
+from core import TWO_PASS_METHODS
+from tasks.evidence.compared import suite_optimizers
 from tests.benchmarks.helpers import REPO
 from tools.benchmarking.gpu_check.parts import PARTS, PartContext, add_ratios, part_status
 from tools.benchmarking.gpu_check.report import sync_target, targets, write_report
 from tools.benchmarking.gpu_check.settings import TINY, TINY_ENV
-from tools.benchmarking.optimizers import ALL_OPTIMIZERS, is_two_pass
 
 SCRIPT = REPO / "tools" / "reproduce" / "gpu_check.py"
 IN_PROCESS_PARTS = ("cost_resnet18", "cost_wrn28_10", "pose", "quantization", "accuracy")
@@ -51,7 +52,7 @@ def test_script_runs_a_part_in_a_child_process_and_writes_the_report(tmp_path):
     assert report["environment"]["torch"] and "torch " in markdown
     assert report["command"].startswith("tools/reproduce/gpu_check.py --tiny")
     sync = part["result"]["rows"]
-    assert [row["method"] for row in sync] == [n for n in ALL_OPTIMIZERS if is_two_pass(n)]
+    assert [row["method"] for row in sync] == list(TWO_PASS_METHODS)
     assert all(row["verdict"] == "n/a (CPU)" for row in sync)
 
 
@@ -92,14 +93,14 @@ def test_every_part_runs_at_tiny_size(in_process_report):
         assert part["status"] in allowed, (name, part["result"])
         assert f"## {part['title']}" in markdown
     assert set(PARTS) == {"sync", *IN_PROCESS_PARTS}
-    arsam_methods = [name for name in ALL_OPTIMIZERS if name.startswith("ARSAM")]
+    arsam_methods = [name for name in TWO_PASS_METHODS if name.startswith("ARSAM")]
     assert "## Targets" in markdown and len(report["targets"]) == 5 * len(arsam_methods) + 1
 
     for part in ("cost_resnet18", "cost_wrn28_10"):
         modes = report["parts"][part]["result"]["modes"]
         assert [m["precision"] for m in modes] == ["fp32", "bf16", "fp16"]
         for mode in modes:
-            assert [row["optimizer"] for row in mode["rows"]] == list(ALL_OPTIMIZERS)
+            assert [row["optimizer"] for row in mode["rows"]] == list(suite_optimizers())
             assert all(row["mean_ms"] > 0 and row["state_bytes"] > 0 for row in mode["rows"])
 
     for part in ("pose", "quantization"):
@@ -110,7 +111,7 @@ def test_every_part_runs_at_tiny_size(in_process_report):
     accuracy = report["parts"]["accuracy"]["result"]
     if accuracy.get("available", True):
         rows = accuracy["rows"]
-        assert [row["optimizer"] for row in rows] == ["ARSAM"]
+        assert [row["optimizer"] for row in rows] == ["ARSAMPaper"]
         assert rows[0]["curve"] and rows[0]["train_time_s"] > 0
 
 
@@ -128,7 +129,7 @@ def test_ratios_are_over_the_reference_optimizer():
 
 def _cost_mode(precision: str, overhead: float, arsam_buffers: int) -> dict:
     params = 1000
-    sgd = {"optimizer": "SGD", "overhead": 1.0, "sam_fraction": 0.0, "state_bytes": params}
+    sgd = {"optimizer": "base", "overhead": 1.0, "sam_fraction": 0.0, "state_bytes": params}
     sgd.update(state_vs_params=1.0, param_bytes=params)
     arsam = {"optimizer": "ARSAM", "overhead": overhead, "sam_fraction": 0.1}
     arsam.update(state_bytes=arsam_buffers + 40, param_bytes=params, state_vs_params=2.0)

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 import tasks.classification  # noqa: F401
-from core import ARSAM, SAM, TwoPassOptimizer
+from core import SAM, ARSAMPaper, TwoPassOptimizer
 from tasks.benchmarks import NoisyLabelDataset, symmetric_noise
 from tools.benchmarking.memory import optimizer_state_bytes
 
@@ -59,7 +59,7 @@ def test_sam_family_counts_base_state_psf_and_schedule_buffers():
         "total": 72,
     }
     model = nn.Linear(5, 3)
-    arsam = ARSAM(
+    arsam = ARSAMPaper(
         model.parameters(), torch.optim.SGD, warmup_steps=1, window=10, lr=0.1, momentum=0.9
     )
     _step(model, arsam)

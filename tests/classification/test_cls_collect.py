@@ -20,6 +20,9 @@ def _write_run(root, name, records, run_info=None):
 def test_split_run_name():
     assert split_run_name("wrn28_10_cifar100_arsam") == ("wrn28_10", "cifar100", "arsam")
     assert split_run_name("digits_sgd") == ("digits", "digits", "sgd")
+    paper = ("pyramidnet110", "cifar10", "arsam_paper")
+    assert split_run_name("pyramidnet110_cifar10_arsam_paper") == paper
+    assert split_run_name("digits_w4a4_arsam_paper") == ("w4a4", "digits", "arsam_paper")
 
 
 def test_summary_with_telemetry_and_missing_keys(tmp_path):
@@ -57,3 +60,13 @@ def test_summary_with_telemetry_and_missing_keys(tmp_path):
     sgd = table[2]
     assert "| 5 |" in sgd  # wall time estimated from 10 iterations of 0.5 s
     assert sgd.endswith("| - | - | - | - |")
+
+
+def test_table_names_and_orders_the_paper_schedule_runs(tmp_path):
+    train = {"lr": 0.05, "loss": 1.0, "time": 0.5, "epoch": 1, "iter": 10, "step": 10}
+    for optimizer in ("arsam", "arsam_paper", "sam", "sgd"):
+        _write_run(str(tmp_path), f"resnet18_cifar10_{optimizer}", [train])
+    table = collect([str(tmp_path)]).splitlines()
+    rows = [line.split(" | ") for line in table[2:]]
+    assert [row[3] for row in rows] == ["sgd", "sam", "arsam_paper", "arsam"]
+    assert all(row[1:3] == ["resnet18", "cifar10"] for row in rows)

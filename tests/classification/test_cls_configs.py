@@ -15,7 +15,14 @@ from tools.analysis_tools.collect_classification import collect, summarize_run
 CONFIG_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "classification")
 MODELS = ("resnet18", "wrn28_10", "pyramidnet110")
 DATASETS = ("cifar10", "cifar100")
-OPTIMIZERS = ("sgd", "sam", "arsam")
+OPTIMIZERS = ("sgd", "sam", "arsam", "arsam_paper")
+# The optimizer each variant builds, and the schedule arguments its config gives: ARSAM (the
+# horizon-aware schedule) takes none, ARSAMPaper (the paper's) a 3-epoch warm-up on CIFAR.
+TWO_PASS = (
+    ("sam", "SAM", {}),
+    ("arsam", "ARSAM", {}),
+    ("arsam_paper", "ARSAMPaper", {"warmup_epochs": 3}),
+)
 BACKBONES = {"resnet18": "CifarResNet", "wrn28_10": "WideResNet", "pyramidnet110": "PyramidNet"}
 IMPORTS = ["core.mmengine_adapter", "tasks.classification"]
 
@@ -48,34 +55,41 @@ def test_cifar_variants_differ_only_in_optimizer(model, dataset):
         "Cutout",
         "PackClsInputs",
     ]
-    assert without_optimizer(cfgs["sam"]) == without_optimizer(sgd)
-    assert without_optimizer(cfgs["arsam"]) == without_optimizer(sgd)
+    for opt in OPTIMIZERS[1:]:
+        assert without_optimizer(cfgs[opt]) == without_optimizer(sgd), opt
 
     base = dict(type="SGD", lr=0.05, momentum=0.9, weight_decay=1e-3)
     assert sgd.optim_wrapper == dict(type="OptimWrapper", optimizer=base)
-    for opt, extra in (("sam", {}), ("arsam", {"warmup_epochs": 3, "schedule": "paper"})):
+    for opt, kind, extra in TWO_PASS:
         wrapper = cfgs[opt].optim_wrapper
         assert wrapper.type == "SAMOptimWrapper"
         assert wrapper.constructor == "SAMOptimWrapperConstructor"
-        assert wrapper.optimizer == dict(type=opt.upper(), base_optimizer=base, rho=0.05, **extra)
+        assert wrapper.optimizer == dict(type=kind, base_optimizer=base, rho=0.05, **extra)
 
 
 def test_digits_variants():
     cfgs = {opt: load(f"digits_{opt}") for opt in OPTIMIZERS}
     assert cfgs["sgd"].custom_imports.imports == IMPORTS
-    assert without_optimizer(cfgs["sam"]) == without_optimizer(cfgs["sgd"])
-    assert without_optimizer(cfgs["arsam"]) == without_optimizer(cfgs["sgd"])
-    assert cfgs["arsam"].optim_wrapper.optimizer.warmup_epochs == 1
-    assert cfgs["sam"].optim_wrapper.optimizer.type == "SAM"
+    for opt in OPTIMIZERS[1:]:
+        assert without_optimizer(cfgs[opt]) == without_optimizer(cfgs["sgd"]), opt
+    sgd = cfgs["sgd"].optim_wrapper.optimizer
+    for opt, kind, _ in TWO_PASS:
+        optimizer = cfgs[opt].optim_wrapper.optimizer
+        assert (optimizer.type, optimizer.base_optimizer, optimizer.rho) == (kind, sgd, 0.05)
+    # ARSAM plans its own schedule from the run's length; digits' paper settings are on
+    # the paper variant only: one warm-up epoch of 21 steps and a 10-step window.
+    assert set(cfgs["arsam"].optim_wrapper.optimizer) == {"type", "base_optimizer", "rho"}
+    paper = cfgs["arsam_paper"].optim_wrapper.optimizer
+    assert (paper.warmup_epochs, paper.window) == (1, 10)
 
 
-def _train_digits(name: str, work_dir: str) -> Runner:
-    """Two training iterations (one epoch of batch 700) and one validation of a digits config."""
+def _train_digits(name: str, work_dir: str, batch_size: int = 700) -> Runner:
+    """One epoch (two iterations at batch 700) and one validation of a digits config."""
     cfg = load(name)
     cfg.merge_from_dict(
         {
             "train_cfg.max_epochs": 1,
-            "train_dataloader.batch_size": 700,
+            "train_dataloader.batch_size": batch_size,
             "default_hooks.logger.interval": 1,
         }
     )
@@ -101,18 +115,29 @@ def test_digits_sgd_runner_two_iterations(tmp_path):
     assert "| digits_sgd | digits | digits | sgd |" in collect([str(tmp_path)])
 
 
-@pytest.mark.parametrize("optimizer", ["sam", "arsam"])
-def test_digits_two_pass_runner_two_iterations(tmp_path, optimizer):
+@pytest.mark.parametrize(
+    ("optimizer", "batch_size", "iterations", "sam_fraction"),
+    [
+        # Every step of a one-epoch run is a SAM step (ARSAMPaper is still in its one-epoch
+        # warm-up).
+        ("sam", 700, 2, 1.0),
+        ("arsam_paper", 700, 2, 1.0),
+        # ARSAM spends its budget, a quarter of the run's steps: one SAM step in four.
+        ("arsam", 350, 4, 0.25),
+    ],
+)
+def test_digits_two_pass_runner_trains_one_epoch(
+    tmp_path, optimizer, batch_size, iterations, sam_fraction
+):
     pytest.importorskip("core.mmengine_adapter")
     name = f"digits_{optimizer}"
     work_dir = str(tmp_path / name)
-    runner = _train_digits(name, work_dir)
-    assert runner.iter == 2
+    runner = _train_digits(name, work_dir, batch_size)
+    assert runner.iter == iterations
     row = summarize_run(work_dir)
     assert row["optimizer"] == optimizer and row["top1_last"] is not None
-    # Every step of a one-epoch run is a SAM step (ARSAM is still in its one-epoch warm-up).
-    assert row["sam_fraction"] == pytest.approx(1.0)
-    assert row["grad_evals"] is not None
+    assert row["sam_fraction"] == pytest.approx(sam_fraction)
+    assert row["grad_evals"] == pytest.approx(iterations * (1 + sam_fraction))
 
 
 def test_cifar_config_trains_on_fake_cifar(tmp_path):

@@ -9,7 +9,16 @@ import pytest
 import torch
 from torch import nn
 
-from core import AESAM, ARSAM, SAM, TWO_PASS_METHODS, LateSAM, RandomSAM, TwoPassOptimizer
+from core import (
+    AESAM,
+    ARSAM,
+    SAM,
+    TWO_PASS_METHODS,
+    ARSAMPaper,
+    LateSAM,
+    RandomSAM,
+    TwoPassOptimizer,
+)
 
 from .helpers import CountingClosure, batches, run, tiny_model, weights
 
@@ -130,7 +139,7 @@ def test_stepping_past_total_steps_warns_once(make: Any) -> None:
 
 def test_a_schedule_without_a_length_never_warns() -> None:
     model = tiny_model()
-    opt = ARSAM(model.parameters(), torch.optim.SGD, lr=0.01, window=4, var_blocks=2)
+    opt = ARSAMPaper(model.parameters(), torch.optim.SGD, lr=0.01, window=4, var_blocks=2)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         run(opt, CountingClosure(model, opt), batches(8))
@@ -143,9 +152,9 @@ def state_of(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
     return optimizer.state_dict()
 
 
-def arsam(base: type[torch.optim.Optimizer], **options: Any) -> ARSAM:
+def arsam(base: type[torch.optim.Optimizer], **options: Any) -> ARSAMPaper:
     model = tiny_model()
-    opt = ARSAM(model.parameters(), base, lr=0.01, window=4, var_blocks=2, **options)
+    opt = ARSAMPaper(model.parameters(), base, lr=0.01, window=4, var_blocks=2, **options)
     opt.model = model
     return opt
 
@@ -153,7 +162,9 @@ def arsam(base: type[torch.optim.Optimizer], **options: Any) -> ARSAM:
 def test_a_state_around_another_base_optimizer_is_refused() -> None:
     # Before: a bare KeyError: 'step' at Adam's first step.
     saved = state_of(arsam(torch.optim.SGD, momentum=0.9))
-    with pytest.raises(ValueError, match="written around SGD, this ARSAM is built around Adam"):
+    with pytest.raises(
+        ValueError, match="written around SGD, this ARSAMPaper is built around Adam"
+    ):
         arsam(torch.optim.Adam).load_state_dict(saved)
     older = {k: v for k, v in saved.items() if k != "base"}  # written before 'base' was saved
     with pytest.raises(ValueError, match="settings dampening, momentum, nesterov are not Adam's"):
@@ -164,10 +175,10 @@ def test_a_state_around_another_base_optimizer_is_refused() -> None:
 def test_a_state_of_another_method_or_a_plain_optimizer_is_refused() -> None:
     model = tiny_model()
     plain = torch.optim.SGD(model.parameters(), lr=0.01)
-    with pytest.raises(ValueError, match=r"written by a plain torch optimizer .*, not ARSAM"):
+    with pytest.raises(ValueError, match=r"written by a plain torch optimizer .*, not ARSAMPaper"):
         arsam(torch.optim.SGD).load_state_dict(plain.state_dict())
     sam = SAM(model.parameters(), torch.optim.SGD, lr=0.01)
-    with pytest.raises(ValueError, match="written by SAM, not ARSAM"):
+    with pytest.raises(ValueError, match="written by SAM, not ARSAMPaper"):
         arsam(torch.optim.SGD).load_state_dict(sam.state_dict())
 
 

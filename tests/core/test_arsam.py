@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from core import ARSAM, SAM
+from core import ARSAM, SAM, ARSAMPaper
 from tests.core.helpers import (
     CountingClosure,
     batches,
@@ -21,12 +21,10 @@ from tests.core.helpers import (
 )
 
 
-def make(model: torch.nn.Module, **kwargs) -> ARSAM:
-    options = dict(
-        lr=0.05, momentum=0.9, window=10, warmup_steps=4, stat_params=4, schedule="paper"
-    )
+def make(model: torch.nn.Module, **kwargs) -> ARSAMPaper:
+    options = dict(lr=0.05, momentum=0.9, window=10, warmup_steps=4, stat_params=4)
     options.update(kwargs)
-    opt = ARSAM(model.parameters(), torch.optim.SGD, **options)
+    opt = ARSAMPaper(model.parameters(), torch.optim.SGD, **options)
     opt.freeze_statistics_of(model)
     return opt
 
@@ -79,7 +77,7 @@ def test_reuse_steps_mix_decayed_psf_then_plain_gradients() -> None:
             return super().step(closure)
 
     model = tiny_model()
-    opt = ARSAM(
+    opt = ARSAMPaper(
         model.parameters(),
         SpySGD,
         lr=0.05,
@@ -141,7 +139,7 @@ def test_nonfinite_step_changes_no_state(use_scaler: bool, bad: str) -> None:
         closure.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8)
     run(opt, closure, batches(3))
     want_sam = bad != "reuse"
-    while opt.schedule.is_sam_step() != want_sam:
+    while opt.schedule.is_sam_step(opt.counters["steps"]) != want_sam:
         run(opt, closure, batches(1, seed=9))
     before_weights = [p.detach().clone() for p in model.parameters()]
     before = opt.state_dict()
@@ -211,7 +209,7 @@ def test_invalid_arguments_name_the_argument(kwargs: dict, message: str) -> None
     options = dict(window=10)
     options.update(kwargs)
     with pytest.raises((ValueError, TypeError), match=message):
-        ARSAM(tiny_model().parameters(), torch.optim.SGD, lr=0.1, **options)
+        ARSAMPaper(tiny_model().parameters(), torch.optim.SGD, lr=0.1, **options)
 
 
 def test_missing_closure_and_bad_base_optimizer() -> None:

@@ -104,6 +104,44 @@ def test_resume_mid_schedule_is_bitwise(name: str) -> None:
     assert equal_state(opt.state_dict(), resumed.state_dict())
 
 
+def with_rule_step(state: dict, step: int) -> dict:
+    """``state`` as earlier versions wrote it: the rule's state holding its own step count."""
+    rule = state["rule"]
+    return {**state, "rule": {**rule, "state": {**rule["state"], "step": step}}}
+
+
+@pytest.mark.parametrize("name", methods())
+def test_a_state_with_the_rules_own_step_count_resumes_when_it_agrees(name: str) -> None:
+    data = batches(STEPS)
+    model = tiny_model()
+    opt = build(name, model)
+    closure = CountingClosure(model, opt)
+    run(opt, closure, data[:17])
+    saved_model = roundtrip(model.state_dict())
+    saved_opt = roundtrip(opt.state_dict())
+    run(opt, closure, data[17:])
+
+    with pytest.raises(ValueError, match="rule counted 16 completed steps, its optimizer 17"):
+        build(name, tiny_model()).load_state_dict(with_rule_step(saved_opt, 16))
+    resumed_model = tiny_model(seed=5)
+    resumed_model.load_state_dict(saved_model)
+    resumed = build(name, resumed_model)
+    resumed.load_state_dict(with_rule_step(saved_opt, 17))
+    run(resumed, CountingClosure(resumed_model, resumed), data[17:])
+    assert same(weights(model), weights(resumed_model))
+    assert equal_state(opt.state_dict(), resumed.state_dict())
+
+
+@pytest.mark.parametrize("name", methods())
+def test_the_rule_reads_the_optimizers_step_count_and_saves_none(name: str) -> None:
+    model = tiny_model()
+    opt = build(name, model)
+    run(opt, CountingClosure(model, opt), batches(5))
+    assert opt.rule.steps == opt.counters["steps"] == 5
+    assert "step" not in opt.state_dict()["rule"]["state"]
+    assert not hasattr(opt.rule, "step") and not hasattr(getattr(opt, "schedule", None), "step")
+
+
 @pytest.mark.parametrize("use_scaler", [False, True])
 @pytest.mark.parametrize("bad_pass", [1, 2])
 @pytest.mark.parametrize("name", methods())

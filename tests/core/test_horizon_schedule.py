@@ -7,7 +7,7 @@ import itertools
 import pytest
 import torch
 
-from core import ARSAM, HorizonSchedule, PaperSchedule
+from core import ARSAM, ARSAMPaper, HorizonSchedule, PaperSchedule
 from core.arsam import capped_coefficient
 from core.gradients import remove_component_along
 from core.horizon_schedule import allocation_weight, spread_evenly, window_for
@@ -18,10 +18,10 @@ from .helpers import CountingClosure, batches, run, tiny_model
 def decisions(schedule: HorizonSchedule, steps: int) -> list[bool]:
     """Drive ``schedule`` alone for ``steps`` steps (no statistics recorded)."""
     flags = []
-    for _ in range(steps):
-        sam = schedule.is_sam_step()
+    for step in range(steps):
+        sam = schedule.is_sam_step(step)
         flags.append(sam)
-        schedule.commit(sam)
+        schedule.commit(sam, step + 1)
     return flags
 
 
@@ -48,11 +48,11 @@ def test_warmup_and_late_weight_shape_the_allocation() -> None:
 def test_psf_is_reused_with_c_1_until_the_next_sam_step() -> None:
     schedule = HorizonSchedule(total_steps=100)
     coefficients = []
-    for _ in range(20):
-        sam = schedule.is_sam_step()
+    for step in range(20):
+        sam = schedule.is_sam_step(step)
         if not sam:  # a reuse step mixes c PSF: 0 before any SAM step, then 1
             coefficients.append(schedule.mixing_coefficient())
-        schedule.commit(sam)
+        schedule.commit(sam, step + 1)
     first_sam = next(i for i, c in enumerate(coefficients) if c)
     assert first_sam > 0 and all(c == 1.0 for c in coefficients[first_sam:])
 
@@ -103,32 +103,37 @@ def test_invalid_options_name_the_option(options: dict, message: str) -> None:
         HorizonSchedule(total_steps=100, **options)
 
 
-def test_arsam_chooses_its_schedule() -> None:
+def test_each_class_runs_one_schedule() -> None:
     params = list(tiny_model().parameters())
-    assert isinstance(ARSAM(params, torch.optim.SGD, lr=0.1).schedule, PaperSchedule)
+    assert isinstance(ARSAMPaper(params, torch.optim.SGD, lr=0.1).schedule, PaperSchedule)
+    assert isinstance(ARSAM(params, torch.optim.SGD, lr=0.1).schedule, HorizonSchedule)
     horizon = ARSAM(params, torch.optim.SGD, lr=0.1, total_steps=500)
     assert isinstance(horizon.schedule, HorizonSchedule)
     assert horizon.schedule.total_steps == 500
-    pinned = ARSAM(params, torch.optim.SGD, lr=0.1, total_steps=500, window=10)
-    assert isinstance(pinned.schedule, PaperSchedule)  # a paper argument selects the paper's
-    paper = ARSAM(params, torch.optim.SGD, lr=0.1, total_steps=500, schedule="paper")
-    assert isinstance(paper.schedule, PaperSchedule)
-    with pytest.raises(ValueError, match="drop window"):
-        ARSAM(params, torch.optim.SGD, lr=0.1, total_steps=500, window=10, schedule="horizon")
-    with pytest.raises(TypeError, match="needs total_steps"):
-        ARSAM(params, torch.optim.SGD, lr=0.1, schedule="horizon")
-    with pytest.raises(ValueError, match="schedule must be one of"):
-        ARSAM(params, torch.optim.SGD, lr=0.1, schedule="fast")
+    pinned = ARSAMPaper(params, torch.optim.SGD, lr=0.1, window=10)
+    assert isinstance(pinned.schedule, PaperSchedule) and pinned.schedule.window == 10
+    # the old spellings that chose the paper's schedule inside ARSAM name ARSAMPaper
+    with pytest.raises(TypeError, match="ARSAMPaper") as refused:
+        ARSAM(params, torch.optim.SGD, lr=0.1, total_steps=500, window=10)
+    assert "window" in str(refused.value)
+    for schedule in ("paper", "horizon", "fast"):
+        with pytest.raises(TypeError, match="ARSAMPaper"):
+            ARSAM(params, torch.optim.SGD, lr=0.1, total_steps=500, schedule=schedule)
+    with pytest.raises(TypeError, match="takes no total_steps"):
+        ARSAMPaper(params, torch.optim.SGD, lr=0.1, total_steps=500)
 
 
 def test_front_ends_give_the_run_length_or_a_warmup_before_the_first_step() -> None:
     model = tiny_model()
     opt = ARSAM(model.parameters(), torch.optim.SGD, lr=0.1)
+    schedule = opt.schedule
+    with pytest.raises(ValueError, match="set_total_steps"):
+        run(opt, CountingClosure(model, opt), batches(1))
     opt.set_total_steps(30)
-    assert isinstance(opt.schedule, HorizonSchedule)
-    warm = ARSAM(tiny_model().parameters(), torch.optim.SGD, lr=0.1)
+    assert opt.schedule is schedule and schedule.total_steps == 30  # completed, not swapped
+    warm = ARSAMPaper(tiny_model().parameters(), torch.optim.SGD, lr=0.1)
     warm.set_warmup_steps(5)
-    warm.set_total_steps(30)
+    warm.set_total_steps(30)  # the paper's schedule plans no run length
     assert isinstance(warm.schedule, PaperSchedule) and warm.schedule.warmup_steps == 5
     run(opt, CountingClosure(model, opt), batches(3))
     with pytest.raises(ValueError, match="cannot change after training started"):
@@ -187,8 +192,7 @@ def test_the_share_of_psf_along_g_dropped_follows_progress_when_fading(
     schedule = HorizonSchedule(total_steps=100, reuse_component=component)
     shares = []
     for step in (0, 25, 50, 100):
-        schedule.step = step
-        shares.append(schedule.along_share_removed())
+        shares.append(schedule.along_share_removed(step))
     assert shares == expected
 
 
@@ -214,7 +218,7 @@ def test_a_sam_step_keeps_the_part_of_psf_its_schedule_reuses(
         total_steps=100,
         horizon_options=dict(reuse_component=component),
     )
-    opt.schedule.step = step
+    opt.counters["steps"] = step  # the one step count, which the rule hands to the schedule
     g, g_sam = torch.tensor([3.0, 4.0]), torch.tensor([4.0, 6.0])  # PSF = g_sam - g = (1, 2)
     param.grad = g_sam.clone()
     groups = [(opt.param_groups[0], [param])]
@@ -242,7 +246,7 @@ def test_a_checkpoint_from_before_reuse_component_resumes_as_full_reuse() -> Non
         horizon_options=dict(reuse_component="full"),
     )
     full.load_state_dict(state)
-    assert full.schedule.step == 3
+    assert full.counters["steps"] == 3
 
 
 def test_a_checkpoint_with_the_previous_bound_resumes_with_the_options_the_error_names() -> None:
@@ -262,26 +266,35 @@ def test_a_checkpoint_with_the_previous_bound_resumes_with_the_options_the_error
     assert "horizon_options=dict(reuse_cap=1.0)" in message
     resumed = build(tiny_model(), reuse_cap=1.0)
     resumed.load_state_dict(state)
-    assert resumed.schedule.step == 3
+    assert resumed.counters["steps"] == 3
     longer = ARSAM(tiny_model().parameters(), torch.optim.SGD, lr=0.1, total_steps=60)
     with pytest.raises(ValueError, match=r"ARSAM\(\.\.\., total_steps=30, horizon_options="):
         longer.load_state_dict(state)
 
 
+def as_written_before_the_split(state: dict) -> dict:
+    """An ARSAMPaper state as ARSAM(schedule='paper') wrote it before ARSAMPaper existed."""
+    return {**state, "kind": "ARSAM", "rule": {**state["rule"], "name": "ARSAM"}}
+
+
 def test_a_checkpoint_of_the_other_schedule_is_refused_with_the_schedule_to_use() -> None:
-    paper = ARSAM(tiny_model().parameters(), torch.optim.SGD, lr=0.1, schedule="paper")
+    paper = ARSAMPaper(tiny_model().parameters(), torch.optim.SGD, lr=0.1)
+    old_paper = as_written_before_the_split(paper.state_dict())
+    assert old_paper["rule"]["settings"]["schedule"] == "paper"
     horizon = ARSAM(tiny_model().parameters(), torch.optim.SGD, lr=0.1, total_steps=30)
-    with pytest.raises(ValueError, match="schedule: checkpoint 'paper'") as refused:
+    with pytest.raises(ValueError, match="ran the paper's schedule") as refused:
         ARSAM(tiny_model().parameters(), torch.optim.SGD, lr=0.1, total_steps=30).load_state_dict(
-            paper.state_dict()
+            old_paper
         )
-    assert "ARSAM(..., schedule='paper')" in str(refused.value)
+    assert "ARSAMPaper(...)" in str(refused.value)
     assert "horizon_options" not in str(refused.value)
+    # the paper's state written by the ARSAM of earlier versions loads into ARSAMPaper
+    ARSAMPaper(tiny_model().parameters(), torch.optim.SGD, lr=0.1).load_state_dict(old_paper)
     with pytest.raises(ValueError) as refused:
-        ARSAM(tiny_model().parameters(), torch.optim.SGD, lr=0.1).load_state_dict(
+        ARSAMPaper(tiny_model().parameters(), torch.optim.SGD, lr=0.1).load_state_dict(
             horizon.state_dict()
         )
-    assert "ARSAM(..., total_steps=T) with the checkpoint's total_steps" in str(refused.value)
+    assert "ARSAM" in str(refused.value)
 
 
 def test_a_checkpoint_with_orthogonal_reuse_resumes_only_with_that_setting() -> None:
@@ -298,4 +311,4 @@ def test_a_checkpoint_with_orthogonal_reuse_resumes_only_with_that_setting() -> 
         build(tiny_model()).load_state_dict(state)
     resumed = build(tiny_model(), reuse_component="orthogonal")
     resumed.load_state_dict(state)
-    assert resumed.schedule.step == 3
+    assert resumed.counters["steps"] == 3

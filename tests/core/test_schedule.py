@@ -75,11 +75,11 @@ def test_place_sam_steps_fills_the_quota_exactly() -> None:
 def test_reuse_coefficients_follow_the_decay_then_stop() -> None:
     schedule = PaperSchedule(window=10, reuse_steps=3, reuse_decay=0.5)
     assert schedule.mixing_coefficient() == 0.0  # no PSF yet
-    schedule.commit(sam_step=True)
+    schedule.commit(sam_step=True, completed=1)
     coefficients = []
-    for _ in range(5):
+    for step in range(1, 6):
         coefficients.append(schedule.mixing_coefficient())
-        schedule.commit(sam_step=False)
+        schedule.commit(sam_step=False, completed=step + 1)
     assert coefficients == [0.5, 0.25, 0.125, 0.0, 0.0]
 
 

@@ -15,6 +15,7 @@ from mmengine.runner import Runner
 
 import tools.train
 from tasks.evidence import get_workload, optimizer_spec, train_one, trainer
+from tasks.evidence.compared import BASE, build_optimizer
 from tasks.evidence.config_check import missing_cell_options
 from tasks.evidence.data import load_tensors
 from tasks.evidence.mmengine_plugins import (
@@ -26,7 +27,6 @@ from tasks.evidence.mmengine_plugins import (
     preflight,
 )
 from tasks.evidence.models import build_model
-from tasks.evidence.optimizers import BASE, build_optimizer
 from tools.cli.errors import UserError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "evidence"
@@ -36,7 +36,7 @@ LABELS = {
     "sgd": BASE,
     "sam": "SAM",
     "arsam": "ARSAM",
-    "arsam_paper": "ARSAM-paper",
+    "arsam_paper": "ARSAMPaper",
     "late_sam": "LateSAM",
 }
 STEPS, SEED = 60, 1

@@ -16,6 +16,8 @@ from tasks.evidence import (
     DataSpec,
     OptimizerSpec,
     Workload,
+    build_optimizer,
+    check_names,
     optimizer_class,
     read_records,
     run_suite,
@@ -23,7 +25,6 @@ from tasks.evidence import (
     train_one,
     trainer,
 )
-from tasks.evidence.optimizers import constructor_kwargs
 from tasks.evidence.trainer import batch_indices, denormals_flushed, epoch_batches, run_settings
 from tasks.evidence.workloads import WORKLOADS, Horizon
 from tools.benchmarking.suite_report import markdown, summarize, verdict
@@ -80,7 +81,7 @@ def test_record_is_sane(optimizer: str, passes) -> None:
 
 
 def test_arsam_warm_up_is_a_fraction_of_the_run() -> None:
-    spec = OptimizerSpec("warm", "ARSAM", {"warmup_fraction": 0.25, "window": 10})
+    spec = OptimizerSpec("warm", "ARSAMPaper", {"warmup_fraction": 0.25, "window": 10})
     record = train_one(TINY, spec, seed=0, horizon="tiny")
     assert record["optimizer_kwargs"]["warmup_steps"] == 10
     assert record["stats"]["sam_steps"] >= 10
@@ -185,10 +186,19 @@ def test_optimizer_lookup_and_arguments() -> None:
     assert optimizer_class("torch.optim:SGD") is torch.optim.SGD
     with pytest.raises(ValueError, match="unknown optimizer"):
         optimizer_class("NoSuchSAM")
-    aesam, rst, sam = (optimizer_class(n) for n in ("AESAM", "RandomSAM", "SAM"))
-    assert constructor_kwargs(aesam, {}, 100, 7) == {"total_steps": 100}
-    assert constructor_kwargs(rst, {"seed": 1}, 100, 7) == {"total_steps": 100, "seed": 1}
-    assert constructor_kwargs(sam, {}, 100, 7) == {}
+
+    def arguments(name: str, options: dict) -> dict:
+        params = [torch.nn.Parameter(torch.zeros(2))]
+        spec = OptimizerSpec(name, name, options)
+        _, kwargs = build_optimizer(spec, params, "SGD", {"lr": 0.1}, 0.05, 100, 7)
+        return {k: v for k, v in kwargs.items() if k != "rho"}
+
+    assert arguments("AESAM", {}) == {"total_steps": 100}
+    assert arguments("RandomSAM", {"seed": 1}) == {"total_steps": 100, "seed": 1}
+    assert arguments("SAM", {}) == {}
+    for old, new in (("SGD", "'base'"), ("ARSAM-paper", "'ARSAMPaper'")):
+        with pytest.raises(ValueError, match=new):
+            check_names([old])
 
 
 def test_batches_are_epochs_without_replacement() -> None:
@@ -250,9 +260,9 @@ def test_the_suite_runs_every_registered_method_and_both_arsam_schedules() -> No
     from core.registry import TWO_PASS_METHODS
 
     assert suite_optimizers() == ("base", *TWO_PASS_METHODS)
-    paper = train_one(TINY, "ARSAM-paper", seed=0, horizon="tiny")
+    paper = train_one(TINY, "ARSAMPaper", seed=0, horizon="tiny")
     horizon = train_one(TINY, "ARSAM", seed=0, horizon="tiny")
-    assert paper["optimizer_kwargs"]["schedule"] == "paper"
+    assert paper["optimizer_settings"]["class"] == "ARSAMPaper"
     assert horizon["passes_per_step"] == 1.25  # a budget of round(0.25 T) SAM steps
     assert "psf_trend" in horizon["stats"] and "psf_trend" not in paper["stats"]
 

@@ -33,12 +33,20 @@ VAL_PIPELINE = [
     dict(type="TopdownAffine", input_size=CODEC["input_size"]),
     dict(type="PackPoseInputs"),
 ]
+# ARSAM, the horizon-aware schedule: it plans warm-up, window and budget from the run's length.
 SMALL_ARSAM = dict(
     _delete_=True,
     type="SAMOptimWrapper",
     constructor="SAMOptimWrapperConstructor",
+    optimizer=dict(type="ARSAM", base_optimizer=dict(type="Adam", lr=2e-3), rho=0.05),
+)
+# ARSAMPaper, the paper's schedule, sized for a few steps per epoch.
+SMALL_ARSAM_PAPER = dict(
+    _delete_=True,
+    type="SAMOptimWrapper",
+    constructor="SAMOptimWrapperConstructor",
     optimizer=dict(
-        type="ARSAM",
+        type="ARSAMPaper",
         base_optimizer=dict(type="Adam", lr=2e-3),
         rho=0.05,
         warmup_epochs=1,

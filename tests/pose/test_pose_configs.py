@@ -11,7 +11,9 @@ from mmpose.registry import MODELS
 from tests.pose.helpers import CONFIGS, DEMO_CONFIG
 
 FAMILIES = ("hrnet", "hrnet_mpii", "simcc_res50_mpii")
-VARIANTS = ("adam", "sam", "arsam")
+VARIANTS = ("adam", "sam", "arsam", "arsam_paper")
+# The optimizer each variant builds: ARSAM, the horizon-aware schedule; ARSAMPaper, the paper's.
+KINDS = {"adam": "Adam", "sam": "SAM", "arsam": "ARSAM", "arsam_paper": "ARSAMPaper"}
 
 
 def load(name: str) -> Config:
@@ -25,14 +27,17 @@ def test_variants_differ_only_in_optim_wrapper(family: str) -> None:
     wrappers = {v: c.pop("optim_wrapper") for v, c in configs.items()}
     # The optimizer fragment's own block (configs/pose/_base_/optimizers/) is what optim_wrapper is.
     assert all(c.pop("pose_optim_wrapper") == wrappers[v] for v, c in configs.items())
-    assert configs["adam"] == configs["sam"] == configs["arsam"]
+    assert configs["adam"] == configs["sam"] == configs["arsam"] == configs["arsam_paper"]
     assert wrappers["adam"] == dict(type="OptimWrapper", optimizer=dict(type="Adam", lr=5e-4))
-    for variant, kind in (("sam", "SAM"), ("arsam", "ARSAM")):
+    for variant in VARIANTS[1:]:
         wrapper = wrappers[variant]
         assert wrapper["type"] == "SAMOptimWrapper"
         assert wrapper["constructor"] == "SAMOptimWrapperConstructor"
-        assert wrapper["optimizer"]["type"] == kind
+        assert wrapper["optimizer"]["type"] == KINDS[variant]
         assert wrapper["optimizer"]["base_optimizer"] == dict(type="Adam", lr=5e-4)
+    # ARSAM plans its own schedule from the run's length; the paper's warm-up is the paper's.
+    assert set(wrappers["arsam"]["optimizer"]) == {"type", "base_optimizer", "rho"}
+    assert wrappers["arsam_paper"]["optimizer"]["warmup_epochs"] == 3
     imports = configs["arsam"]["custom_imports"]["imports"]
     assert imports == ["core.mmengine_adapter", "tasks.pose"]
 
@@ -74,6 +79,7 @@ def test_demo_config_is_small_and_offline() -> None:
     assert cfg.val_dataloader.dataset.bbox_file is None
     assert cfg.val_evaluator.ann_file.startswith("data/coco_synthetic/")
     assert cfg.optim_wrapper.optimizer.type == "ARSAM"
+    assert "warmup_epochs" not in cfg.optim_wrapper.optimizer
 
 
 @pytest.mark.parametrize("name", [f"{f}_{v}" for f in FAMILIES for v in VARIANTS])
@@ -82,6 +88,6 @@ def test_optim_wrapper_builds_around_the_full_model(name: str) -> None:
     init_default_scope("mmpose")
     model = MODELS.build(cfg.model)
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    expected = name.rsplit("_", 1)[1].upper()
-    assert type(wrapper.optimizer).__name__ == ("Adam" if expected == "ADAM" else expected)
+    variant = next(v for v in sorted(VARIANTS, key=len, reverse=True) if name.endswith(f"_{v}"))
+    assert type(wrapper.optimizer).__name__ == KINDS[variant]
     assert wrapper.get_lr()["lr"] == [5e-4]

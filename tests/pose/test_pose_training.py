@@ -15,6 +15,7 @@ from tests.pose.helpers import (
     REPO,
     SIMPLEBASELINE,
     SMALL_ARSAM,
+    SMALL_ARSAM_PAPER,
     SMALL_SAM,
     assert_same,
     checkpoint,
@@ -26,7 +27,7 @@ from tests.pose.helpers import (
 )
 from tools.analysis_tools.collect_pose import read_records, summarise
 
-WRAPPERS = {"ARSAM": SMALL_ARSAM, "SAM": SMALL_SAM}
+WRAPPERS = {"ARSAMPaper": SMALL_ARSAM_PAPER, "SAM": SMALL_SAM}
 
 
 @pytest.fixture(scope="module", params=sorted(WRAPPERS))
@@ -56,9 +57,10 @@ def test_checkpoint_holds_the_optimizer_state(runs: dict) -> None:
     state = checkpoint(runs["interrupted"] / "epoch_2.pth")["optimizer"]
     assert state["kind"] == runs["kind"]
     assert state["counters"]["steps"] > 0 and state["base_optimizer"]["state"]
-    if runs["kind"] == "ARSAM":
-        settings, schedule = state["rule"]["settings"], state["rule"]["state"]
-        position = schedule["step"] - settings["warmup_steps"]
+    if runs["kind"] == "ARSAMPaper":
+        # The optimizer's completed steps are the schedule's step count.
+        settings = state["rule"]["settings"]
+        position = state["counters"]["steps"] - settings["warmup_steps"]
         assert position > 0 and position % settings["window"] != 0  # resumed mid-window
         assert 0 < state["counters"]["sam_steps"] < state["counters"]["steps"]
 
@@ -113,11 +115,13 @@ def test_reproduce_script_runs_and_tabulates(synthetic_coco: Path, tmp_path: Pat
     adam = dict(_delete_=True, type="OptimWrapper", optimizer=dict(type="Adam", lr=2e-3))
     write_config(tmp_path / "tiny_adam.py", DEMO_CONFIG, optim_wrapper=adam, **entries)
     write_config(tmp_path / "tiny_arsam.py", DEMO_CONFIG, optim_wrapper=SMALL_ARSAM, **entries)
+    paper = SMALL_ARSAM_PAPER
+    write_config(tmp_path / "tiny_arsam_paper.py", DEMO_CONFIG, optim_wrapper=paper, **entries)
     env = dict(
         os.environ,
         FAMILY="tiny",
         CONFIG_DIR=str(tmp_path),
-        OPTIMIZERS="arsam",
+        OPTIMIZERS="arsam_paper arsam",
         WORK_ROOT=str(tmp_path / "work"),
         PYTHON=sys.executable,
         OMP_NUM_THREADS="1",
@@ -130,4 +134,5 @@ def test_reproduce_script_runs_and_tabulates(synthetic_coco: Path, tmp_path: Pat
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     table = (tmp_path / "work" / "results.md").read_text().splitlines()
     assert "coco/AP" in table[0] and "SAM fraction" in table[0] and "wall h" in table[0]
-    assert len(table) == 3 and table[2].startswith("| arsam |")
+    assert len(table) == 4 and table[2].startswith("| arsam_paper |")
+    assert table[3].startswith("| arsam |")

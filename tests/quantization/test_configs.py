@@ -15,7 +15,7 @@ RUNS = [
     "resnet18_w2a2_cifar100",
     "digits_w4a4",
 ]
-OPTIMIZERS = ["sgd", "sam", "arsam"]
+OPTIMIZERS = ["sgd", "sam", "arsam", "arsam_paper"]
 IMPORTS = ["core.mmengine_adapter", "tasks.classification", "tasks.quantization"]
 
 
@@ -37,10 +37,20 @@ def test_variants_differ_only_in_the_optimizer(run):
         opt: {k: v for k, v in cfg.to_dict().items() if k != "optim_wrapper"}
         for opt, cfg in configs.items()
     }
-    assert plain["sgd"] == plain["sam"] == plain["arsam"]
+    assert plain["sgd"] == plain["sam"] == plain["arsam"] == plain["arsam_paper"]
     assert configs["sgd"].optim_wrapper.type == "OptimWrapper"
     assert configs["sam"].optim_wrapper.optimizer.type == "SAM"
     assert configs["arsam"].optim_wrapper.optimizer.type == "ARSAM"
+    assert configs["arsam_paper"].optim_wrapper.optimizer.type == "ARSAMPaper"
+    # ARSAM plans its own schedule from the run's length; the paper's settings are the paper
+    # variant's, and both perturb like SAM.
+    arsam, paper = (configs[opt].optim_wrapper for opt in ("arsam", "arsam_paper"))
+    assert set(arsam.optimizer) == {"type", "base_optimizer", "rho"}
+    assert paper.optimizer.warmup_epochs == (1 if run.startswith("digits") else 3)
+    sam = configs["sam"].optim_wrapper
+    for wrapper in (arsam, paper):
+        assert wrapper.exclude_from_perturbation == sam.exclude_from_perturbation
+        assert wrapper.paramwise_cfg == sam.paramwise_cfg
 
 
 @pytest.mark.parametrize(

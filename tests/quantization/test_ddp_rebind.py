@@ -18,8 +18,8 @@ from torch import nn
 import core.mmengine_adapter  # noqa: F401  (registers CPUDistributedDataParallel)
 from core import SAM
 from core.mmengine_adapter import SAMOptimWrapper
-from core.mmengine_adapter.distributed import CPUDistributedDataParallel
-from core.mmengine_adapter.rebind import ParameterRebindHook
+from core.training_infra.distributed import CPUDistributedDataParallel
+from core.training_infra.rebind import ParameterRebindHook
 
 from .helpers import batch, scale_parameters, tiny_net
 

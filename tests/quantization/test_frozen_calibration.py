@@ -9,7 +9,7 @@ from brevitas.core.stats import AbsMax
 from brevitas.core.stats.stats_wrapper import _RuntimeStats
 from brevitas.nn import QuantReLU
 
-from core import ARSAM, SAM, FrozenStatistics
+from core import SAM, ARSAMPaper, FrozenStatistics
 from tasks.quantization.quantizers import act_quant
 
 from .helpers import batch, batchnorm_counters, quantizer_counters, tiny_net
@@ -105,7 +105,7 @@ def _train(model, optimizer, steps: int, freeze: bool = True) -> None:
 
 
 @pytest.mark.parametrize(
-    ("optimizer_class", "options"), [(SAM, {}), (ARSAM, {"warmup_steps": 2, "window": 10})]
+    ("optimizer_class", "options"), [(SAM, {}), (ARSAMPaper, {"warmup_steps": 2, "window": 10})]
 )
 def test_counters_advance_once_per_step(optimizer_class, options):
     model = tiny_net(collect_stats_steps=50)

@@ -5,7 +5,7 @@ import torch
 from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
 from mmengine.registry import MODELS
 
-from core.mmengine_adapter.checkpoint_checks import CheckpointError
+from core.training_infra.checkpoint_checks import CheckpointError
 from tasks.classification import CifarResNet, ImageClassifier
 from tasks.quantization import QuantCifarResNet, QuantRecipe, load_float_weights
 

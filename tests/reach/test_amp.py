@@ -22,12 +22,12 @@ from torch import nn
 import core.mmengine_adapter  # noqa: F401  (registers the optimizers and the wrapper)
 import tasks.pose  # noqa: F401  (applies the compatibility shims)
 from tasks.pose.synthetic_coco import generate
-from tests.pose.helpers import DEMO_CONFIG, SMALL_ARSAM, synthetic_overrides, write_config
+from tests.pose.helpers import DEMO_CONFIG, SMALL_ARSAM_PAPER, synthetic_overrides, write_config
 from tools.cli import UserError, enable_amp, load_config, train
 
 REPO = Path(__file__).resolve().parents[2]
-DIGITS = REPO / "configs" / "classification" / "digits_arsam.py"
-DIGITS_QAT = REPO / "configs" / "quantization" / "digits_w4a4_arsam.py"
+DIGITS = REPO / "configs" / "classification" / "digits_arsam_paper.py"
+DIGITS_QAT = REPO / "configs" / "quantization" / "digits_w4a4_arsam_paper.py"
 ITERS = 2
 BATCH = 8  # float16 convolutions on the CPU are slow
 
@@ -49,17 +49,17 @@ class RecordComputeDtypes(Hook):
 
 @pytest.fixture(scope="module")
 def pose_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The synthetic-data HRNet ARSAM config on a few generated images."""
+    """The synthetic-data HRNet ARSAMPaper config on a few generated images."""
     root = tmp_path_factory.mktemp("amp_pose")
     generate(str(root / "data"), train=8, val=2, seed=0)
     entries = synthetic_overrides(str(root / "data"), epochs=1, val_interval=1)
     return write_config(
-        root / "hrnet_arsam_tiny.py", DEMO_CONFIG, optim_wrapper=SMALL_ARSAM, **entries
+        root / "hrnet_arsam_tiny.py", DEMO_CONFIG, optim_wrapper=SMALL_ARSAM_PAPER, **entries
     )
 
 
 def two_iterations(cfg: Config) -> Config:
-    """``cfg`` cut to ITERS training iterations, both SAM steps, without validation."""
+    """``cfg`` cut to ITERS training iterations, both SAM steps (ARSAMPaper's warm-up)."""
     cfg.train_cfg = dict(by_epoch=False, max_iters=ITERS)
     cfg.train_dataloader.batch_size = min(cfg.train_dataloader.batch_size, BATCH)
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None

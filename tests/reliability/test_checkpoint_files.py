@@ -8,8 +8,8 @@ import sys
 
 import torch
 
-from core.mmengine_adapter.checkpoint_checks import find_resumable_checkpoint
-from core.mmengine_adapter.checkpoints import PARTIAL_PREFIX
+from core.training_infra.checkpoint_checks import find_resumable_checkpoint
+from core.training_infra.checkpoints import PARTIAL_PREFIX
 from tests.adapter.conftest import CONFIG
 from tools.cli import main
 from tools.test import run as evaluate_tool

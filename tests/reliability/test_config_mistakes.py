@@ -12,8 +12,8 @@ import errno
 import pytest
 from mmengine.runner import EpochBasedTrainLoop
 
-import core.mmengine_adapter.checkpoints as checkpoint_files
-from core.mmengine_adapter.checkpoint_checks import read_checkpoint
+import core.training_infra.checkpoints as checkpoint_files
+from core.training_infra.checkpoint_checks import read_checkpoint
 from tests.adapter.conftest import CONFIG
 from tests.reliability.test_user_errors import no_training_step, one_paragraph, train_with
 from tools.cli import main

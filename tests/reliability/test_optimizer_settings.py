@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.mmengine_adapter.checkpoint_checks import CheckpointError, check_optimizer_settings
+from core.training_infra.checkpoint_checks import CheckpointError, check_optimizer_settings
 from tests.adapter.conftest import CONFIG
 from tools.cli import main
 from tools.train import run as train_tool

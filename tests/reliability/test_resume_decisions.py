@@ -6,12 +6,12 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from core.mmengine_adapter.checkpoint_checks import CheckpointError
-from core.mmengine_adapter.resume_checks import (
+from core.mmengine_adapter.optimizer_identity import (
     check_resume_plan,
     check_same_optimizer,
     identity_of,
 )
+from core.training_infra.checkpoint_checks import CheckpointError
 from tests.adapter.conftest import CONFIG
 from tests.reliability.test_user_errors import (  # noqa: F401  (no_training_step: autouse)
     no_training_step,
@@ -64,7 +64,7 @@ def resume(capsys, tmp_path, checkpoint: str, *options: str) -> str:
 def test_an_arsam_state_is_not_resumed_by_plain_sgd(capsys, tmp_path) -> None:
     # Before: trained on with SGD, ARSAM's PSF and rho left unused in the state, exit 0.
     message = resume(capsys, tmp_path, saved_checkpoint(tmp_path), *PLAIN_SGD_OPTIONS)
-    assert "written by ARSAM around SGD" in message
+    assert "written by ARSAMPaper around SGD" in message
     assert "this run builds a plain SGD optimizer" in message
     assert "load_from=PATH instead of --resume" in message
 
@@ -73,13 +73,13 @@ def test_a_plain_sgd_state_is_not_resumed_by_arsam(capsys, tmp_path) -> None:
     checkpoint = saved_checkpoint(tmp_path, optim_wrapper=PLAIN_SGD)
     message = resume(capsys, tmp_path, checkpoint, "train_cfg.max_epochs=2")
     assert "written by a plain torch optimizer (no two-pass state)" in message
-    assert "this run builds ARSAM around SGD" in message
+    assert "this run builds ARSAMPaper around SGD" in message
 
 
 def test_a_state_around_sgd_is_not_resumed_around_adam(capsys, tmp_path) -> None:
     # Before: a bare KeyError: 'step' (plain API) where the base optimizers differ.
     message = resume(capsys, tmp_path, saved_checkpoint(tmp_path), *ADAM_BASE)
-    assert "written by ARSAM around SGD, and this run builds ARSAM around Adam" in message
+    assert "written by ARSAMPaper around SGD, and this run builds ARSAMPaper around Adam" in message
 
 
 def test_a_plain_state_of_another_optimizer_is_refused() -> None:

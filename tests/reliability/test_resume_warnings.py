@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from mmengine.config import Config
 
-from core.mmengine_adapter.random_state import (
+from core.training_infra.random_state import (
     RandomStateHook,
     capture_random_state,
     inexact_resume_warnings,

@@ -19,9 +19,9 @@ import torch
 from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from core.mmengine_adapter import checkpoint_loading
-from core.mmengine_adapter.checkpoint_checks import CheckpointError
-from core.mmengine_adapter.checkpoint_loading import download_cache_path, load_checkpoint_safely
+from core.training_infra import checkpoint_loading
+from core.training_infra.checkpoint_checks import CheckpointError
+from core.training_infra.checkpoint_loading import download_cache_path, load_checkpoint_safely
 from tasks.quantization.float_init import float_state_dict
 from tests.adapter.conftest import CONFIG
 from tests.reliability.test_user_errors import (  # noqa: F401  (no_training_step is autouse)

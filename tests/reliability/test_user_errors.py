@@ -206,7 +206,7 @@ HORIZON_ARSAM = dict(
 
 def test_resume_with_other_schedule_settings_is_refused_before_any_step(capsys, tmp_path) -> None:
     # The wrapper gives ARSAM the run's length before the first step; the checkpoint's
-    # schedule settings (here the paper's, saved before any step) are checked against it.
+    # schedule settings (saved before any step, without a length) are checked against it.
     checkpoint = saved_checkpoint(tmp_path, **{"optim_wrapper.optimizer": HORIZON_ARSAM})
     horizon = [
         "optim_wrapper.optimizer._delete_=True",
@@ -218,5 +218,5 @@ def test_resume_with_other_schedule_settings_is_refused_before_any_step(capsys, 
     argv = [CONFIG, "--work-dir", str(tmp_path / "work"), "--resume", checkpoint]
     argv += ["--cfg-options", "train_cfg.max_epochs=5", *horizon]
     message = one_paragraph(capsys, train_tool, *argv)
-    assert "does not fit this run" in message and "schedule: checkpoint 'paper'" in message
+    assert "does not fit this run" in message and "ARSAM" in message
     assert "total_steps: checkpoint None, this optimizer 20" in message

@@ -27,7 +27,7 @@ optim_wrapper = dict(
     type="SAMOptimWrapper",
     constructor="SAMOptimWrapperConstructor",
     optimizer=dict(
-        type="ARSAM",
+        type="ARSAMPaper",
         base_optimizer=dict(type="SGD", lr=0.1, momentum=0.9),
         rho=0.05,
         warmup_steps=4,

@@ -29,7 +29,7 @@ COLUMNS: tuple[Column, ...] = (
     mean_std("SAM fraction", "sam_fraction", 3),
     mean_std("Train time (s)", "train_time_s", 1),
     mean_std("Wall time (s)", "wall_time_s", 1),
-    column("Train time / SGD", "time_vs_sgd", fixed(3)),
+    column("Train time / base", "time_vs_base", fixed(3)),
     column("Train time / SAM", "time_vs_sam", fixed(3)),
 )
 

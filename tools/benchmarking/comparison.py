@@ -1,9 +1,10 @@
 """Accuracy against cost: one classification config trained with each optimizer and seed.
 
 Every run goes through the training entry (``load_config``, ``build_runner``)
-in this process, in its own work directory. SGD, SAM and ARSAM use the
-config files ``<prefix>_sgd.py``, ``<prefix>_sam.py`` and ``<prefix>_arsam.py``;
-the peers use ``<prefix>_sam.py`` with ``optim_wrapper.optimizer`` replaced.
+in this process, in its own work directory. The base run (``base``), SAM and ARSAM
+use the config files ``<prefix>_sgd.py`` (or ``_adam.py``, ``_adamw.py``),
+``<prefix>_sam.py`` and ``<prefix>_arsam.py``; the other methods use
+``<prefix>_sam.py`` with ``optim_wrapper.optimizer`` replaced.
 Each run also records its accuracy curve against training time and
 forward-backward passes (``TrainingCurveHook``).
 """
@@ -14,6 +15,7 @@ import copy
 import logging
 import math
 import os
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -23,7 +25,15 @@ from typing import Any
 from mmengine.config import Config
 from mmengine.registry import DATASETS
 
+from core.registry import TWO_PASS_METHODS
 from tasks.benchmarks.training_curve import CURVE_FILE
+from tasks.evidence.compared import (
+    BASE,
+    BASE_OPTIMIZERS,
+    check_names,
+    is_two_pass,
+    suite_optimizers,
+)
 from tasks.evidence.progress import Progress
 from tools.analysis_tools.work_dir_logs import read_records, telemetry_series
 from tools.cli import (
@@ -35,11 +45,9 @@ from tools.cli import (
     user_errors,
 )
 
-from .optimizers import ALL_OPTIMIZERS, check_names, is_two_pass, optimizer_config, takes
 from .tables import read_json, write_json
 
 DEFAULT_PREFIX = os.path.join("configs", "classification", "digits")
-DEFAULT_OPTIMIZERS = ALL_OPTIMIZERS
 TOP1 = "accuracy/top1"
 
 
@@ -48,7 +56,7 @@ class CompareSettings:
     """What the comparison trains and where it writes."""
 
     config_prefix: str = DEFAULT_PREFIX
-    optimizers: list[str] = field(default_factory=lambda: list(DEFAULT_OPTIMIZERS))
+    optimizers: list[str] = field(default_factory=lambda: list(suite_optimizers()))
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     label_noise: float = 0.0
     quick: bool = False
@@ -60,11 +68,40 @@ class CompareSettings:
 
 
 def config_path(prefix: str, name: str) -> str:
-    """The config file that trains optimizer ``name``: its own file, else the SAM one for peers."""
-    own = f"{prefix}_{name.lower()}.py"
-    if os.path.isfile(own) or not is_two_pass(name):
-        return own
-    return f"{prefix}_sam.py"
+    """The config file that trains ``name``: its own file, else the SAM one for other methods.
+
+    The base run's file is named after its optimizer (the first of ``<prefix>_sgd.py``,
+    ``_adam.py`` and ``_adamw.py`` that exists); a method's is ``<prefix>_arsam.py`` or
+    ``<prefix>_arsam_paper.py`` style (its name in lower or snake case).
+    """
+    if name == BASE:
+        candidates = [f"{prefix}_{base.lower()}.py" for base in BASE_OPTIMIZERS]
+        return next((path for path in candidates if os.path.isfile(path)), candidates[0])
+    snake = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", name).lower()
+    candidates = [f"{prefix}_{name.lower()}.py", f"{prefix}_{snake}.py"]
+    return next((path for path in candidates if os.path.isfile(path)), f"{prefix}_sam.py")
+
+
+def takes(name: str, argument: str) -> bool:
+    """Whether method ``name``'s constructor takes ``argument`` (total_steps, seed...)."""
+    return is_two_pass(name) and TWO_PASS_METHODS[name].accepts(argument)
+
+
+def method_config(
+    name: str,
+    base: dict[str, Any],
+    rho: float,
+    total_steps: int | None,
+    options: dict[str, Any],
+) -> dict[str, Any]:
+    """The ``optim_wrapper.optimizer`` config of method ``name`` around the ``base`` config."""
+    config: dict[str, Any] = {"type": name, "base_optimizer": copy.deepcopy(base), "rho": rho}
+    if total_steps is not None:
+        config["total_steps"] = int(total_steps)
+    config.update(options)
+    if "warmup_steps" in config:
+        config.pop("warmup_epochs", None)
+    return config
 
 
 def run_name(name: str, seed: int) -> str:
@@ -94,21 +131,25 @@ def _optimizer_override(cfg: Config, name: str, seed: int, settings: CompareSett
     options = dict(settings.optimizer_options.get(name, {}))
     if takes(name, "seed"):
         options.setdefault("seed", seed)
-    if current.get("type") != name:
+    if name != BASE and current.get("type") != name:
         if "base_optimizer" not in current:
             raise UserError(
                 f"{name} is built from the SAM config's optimizer, which needs a base_optimizer; "
                 f"got {current!r}"
             )
-        # SAM's own arguments (adaptive, eps, ...) carry over to the peer.
-        shared = {k: v for k, v in current.items() if k not in ("type", "base_optimizer", "rho")}
+        # The config's method arguments (adaptive, eps, ...) carry over where ``name`` takes them.
+        shared = {
+            k: v
+            for k, v in current.items()
+            if k not in ("type", "base_optimizer", "rho") and takes(name, k)
+        }
         steps = total_steps(cfg) if takes(name, "total_steps") else None
-        return optimizer_config(
+        return method_config(
             name,
             current["base_optimizer"],
             current.get("rho", 0.05),
-            total_steps=steps,
-            options={**shared, **options},
+            steps,
+            {**shared, **options},
         )
     if takes(name, "total_steps") and "total_steps" not in current:
         options.setdefault("total_steps", total_steps(cfg))
@@ -269,8 +310,8 @@ def summarize_optimizers(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]
         rows.append(row)
     reference = {r["optimizer"]: r for r in rows}
     for row in rows:
-        for ref in ("SGD", "SAM"):
+        for ref, key in ((BASE, "time_vs_base"), ("SAM", "time_vs_sam")):
             base = reference.get(ref, {}).get("train_time_s_mean")
             mine = row["train_time_s_mean"]
-            row[f"time_vs_{ref.lower()}"] = mine / base if base and mine is not None else None
+            row[key] = mine / base if base and mine is not None else None
     return rows

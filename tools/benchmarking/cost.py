@@ -1,11 +1,11 @@
-"""Cost of one optimizer step: SGD, SAM, ARSAM and the peers interleaved step by step.
+"""Cost of one optimizer step: the base run (SGD), SAM, ARSAM and the peers interleaved.
 
 Every optimizer trains its own copy of the same initial model on the same
 sequence of random batches. After ``warmup`` untimed steps, each step runs the
 optimizers in turn (A B C A B C ...), so slow drifts of the machine (clock,
 other load) hit all of them alike. Per optimizer the result holds the step
 times, the forward-backward passes, the realised SAM fraction f, the overhead
-t_mean / ((1 + f) t_SGD_mean) (method.md, "Cost model") and the bytes of
+t_mean / ((1 + f) t_base_mean) (method.md, "Cost model") and the bytes of
 optimizer state beyond the parameters.
 """
 
@@ -26,6 +26,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 import tasks.classification  # noqa: F401  (registers the backbones)
+from core.registry import build_method
+from tasks.evidence.compared import BASE, check_names, is_two_pass, suite_optimizers
 from tasks.evidence.progress import Progress
 
 from .device import (
@@ -38,7 +40,6 @@ from .device import (
     synchronize,
 )
 from .memory import optimizer_state_bytes, parameter_bytes
-from .optimizers import ALL_OPTIMIZERS, build_optimizer, check_names, is_two_pass, optimizer_config
 
 
 @dataclass
@@ -52,7 +53,7 @@ class BenchmarkSettings:
     batch_size: int = 64
     steps: int = 100
     warmup: int = 10
-    optimizers: list[str] = field(default_factory=lambda: list(ALL_OPTIMIZERS))
+    optimizers: list[str] = field(default_factory=lambda: list(suite_optimizers()))
     device: str = "cpu"
     lr: float = 0.05
     momentum: float = 0.9
@@ -116,25 +117,39 @@ def make_batches(settings: BenchmarkSettings, device: torch.device) -> list[tupl
     return batches
 
 
-def contestant_config(name: str, settings: BenchmarkSettings, total_steps: int) -> dict[str, Any]:
-    """The optimizer config of ``name`` for this benchmark."""
-    base = {
-        "type": "SGD",
-        "lr": settings.lr,
-        "momentum": settings.momentum,
-        "weight_decay": settings.weight_decay,
-    }
+def contestant_options(name: str, settings: BenchmarkSettings) -> dict[str, Any]:
+    """The keyword arguments of method ``name`` in this benchmark, beyond rho and the base's."""
     options: dict[str, Any] = {}
-    if name == "ARSAM-paper":  # the paper schedule's warm-up and window ("ARSAM" picks its own)
+    if name == "ARSAMPaper":  # the paper schedule's warm-up and window ("ARSAM" picks its own)
         options = {
             "warmup_steps": settings.arsam_warmup,
             "window": settings.arsam_window,
             "var_blocks": var_blocks_for(settings.arsam_window),
         }
     options.update(settings.options.get(name, {}))
-    return optimizer_config(
-        name, base, settings.rho, total_steps=total_steps, seed=settings.seed, options=options
+    return options
+
+
+def build_contestant_optimizer(
+    name: str, settings: BenchmarkSettings, params: Any, total_steps: int
+) -> tuple[torch.optim.Optimizer, dict[str, Any]]:
+    """The optimizer of ``name`` around SGD for ``params``, and its settings for the report."""
+    base = {"lr": settings.lr, "momentum": settings.momentum, "weight_decay": settings.weight_decay}
+    if name == BASE:
+        base.update(settings.options.get(name, {}))
+        return torch.optim.SGD(params, **base), {"type": "SGD", **base}
+    options = {"rho": settings.rho, **contestant_options(name, settings)}
+    optimizer = build_method(
+        name,
+        params,
+        torch.optim.SGD,
+        total_steps=total_steps,
+        seed=settings.seed,
+        **options,
+        **base,
     )
+    config = {"type": name, "base_optimizer": {"type": "SGD", **base}, **options}
+    return optimizer, config
 
 
 def make_contestants(
@@ -149,8 +164,9 @@ def make_contestants(
         copy_of_model = copy.deepcopy(model).to(device)
         if settings.channels_last:
             copy_of_model = copy_of_model.to(memory_format=torch.channels_last)
-        config = contestant_config(name, settings, total_steps)
-        optimizer = build_optimizer(config, copy_of_model.parameters())
+        optimizer, config = build_contestant_optimizer(
+            name, settings, copy_of_model.parameters(), total_steps
+        )
         if is_two_pass(name):
             optimizer.freeze_statistics_of(copy_of_model)
         scaler = torch.amp.GradScaler(device.type) if settings.precision == "fp16" else None
@@ -275,7 +291,7 @@ def _ratio(value: float | None, reference: float | None) -> float | None:
 def summarize(contestants: Sequence[Contestant], steps: int) -> list[dict[str, Any]]:
     """One result row per optimizer; times in milliseconds, memory in bytes."""
     means = {c.name: _mean(c.times) for c in contestants}
-    sgd, sam = means.get("SGD"), means.get("SAM")
+    base, sam = means.get(BASE), means.get("SAM")
     rows = []
     for c in contestants:
         passes = c.calls / steps if steps else float("nan")
@@ -292,9 +308,9 @@ def summarize(contestants: Sequence[Contestant], steps: int) -> list[dict[str, A
                 "std_ms": statistics.stdev(c.times) * 1e3 if len(c.times) > 1 else None,
                 "passes_per_step": passes,
                 "sam_fraction": f,
-                "time_vs_sgd": _ratio(mean, sgd),
+                "time_vs_base": _ratio(mean, base),
                 "time_vs_sam": _ratio(mean, sam),
-                "overhead": _ratio(mean, (1.0 + f) * sgd) if sgd else None,
+                "overhead": _ratio(mean, (1.0 + f) * base) if base else None,
                 "state_bytes": memory["total"],
                 "state_breakdown": memory,
                 "param_bytes": params,

@@ -116,10 +116,12 @@ def plot_telemetry(runs: Sequence[Mapping[str, Any]], name: str, path: str) -> s
 
 
 def write_plots(runs: Sequence[Mapping[str, Any]], metric: str, out_dir: str) -> list[str]:
-    """Both figures into ``out_dir``; returns the paths written."""
+    """Both figures (telemetry of ARSAM, else ARSAMPaper) into ``out_dir``; the paths written."""
     os.makedirs(out_dir, exist_ok=True)
     written = [plot_accuracy(runs, metric, os.path.join(out_dir, ACCURACY_PLOT))]
-    telemetry = plot_telemetry(runs, "ARSAM", os.path.join(out_dir, TELEMETRY_PLOT))
+    trained = {run["optimizer"] for run in runs}
+    arsam = next((n for n in ("ARSAM", "ARSAMPaper") if n in trained), "ARSAM")
+    telemetry = plot_telemetry(runs, arsam, os.path.join(out_dir, TELEMETRY_PLOT))
     if telemetry:
         written.append(telemetry)
     return written

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 
 from .tables import column, fixed, markdown_table, write_json, write_text
 
-# The horizon-aware schedule's targets (docs/method.md, "Beyond the specification").
+# The horizon-aware schedule's targets (docs/method.md, "`ARSAM`: the horizon-aware schedule").
 MAX_PASSES = 1.30
 CANDIDATE = "ARSAM"
 

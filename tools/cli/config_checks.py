@@ -12,9 +12,9 @@ from mmengine.registry import OPTIMIZERS
 
 from core.arguments import check_grad_norm_type, check_max_grad_norm
 from core.mmengine_adapter import TWO_PASS_OPTIMIZERS
-from core.mmengine_adapter.clipping import check_clip_grad
-from core.mmengine_adapter.distributed import DEFAULT_MASTER_PORT, missing_launcher_variables
-from core.mmengine_adapter.nonfinite import (
+from core.training_infra.clipping import check_clip_grad
+from core.training_infra.distributed import DEFAULT_MASTER_PORT, missing_launcher_variables
+from core.training_infra.nonfinite import (
     MAX_CONSECUTIVE_SKIPS,
     MAX_SKIPPED_FRACTION,
     check_skip_limits,

@@ -17,9 +17,9 @@ from mmengine.dist import is_main_process
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from core.mmengine_adapter.checkpoint_loading import is_remote
-from core.mmengine_adapter.distributed import prepare_cpu_distributed
-from core.mmengine_adapter.step_counts import run_step_counts
+from core.training_infra.checkpoint_loading import is_remote
+from core.training_infra.distributed import prepare_cpu_distributed
+from core.training_infra.step_counts import run_step_counts
 
 from .config_checks import check_config, check_work_dir
 from .errors import UserError, user_errors

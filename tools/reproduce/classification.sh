@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # CIFAR table of the paper: {ResNet-18, WRN-28-10, PyramidNet-110} x {CIFAR-10, CIFAR-100}
-# x {SGD, SAM, ARSAM}, 200 epochs each, then one Markdown table of accuracy, time,
-# throughput and SAM telemetry. Meant for a GPU machine; expects data/cifar10 and
-# data/cifar100 (torchvision's cifar-10-batches-py / cifar-100-python folders).
+# x {SGD, SAM, ARSAM with the paper's schedule (arsam_paper), ARSAM}, 200 epochs each, then
+# one Markdown table of accuracy, time, throughput and SAM telemetry. Meant for a GPU machine;
+# expects data/cifar10 and data/cifar100 (torchvision's cifar-10-batches-py / cifar-100-python
+# folders).
 #
 # Usage: tools/reproduce/classification.sh [GPUS]
 #   GPUS > 1 launches tools/dist_train.sh and keeps the total batch at 128.
 # Environment (all optional):
 #   MODELS="resnet18 wrn28_10 pyramidnet110"  DATASETS="cifar10 cifar100"
-#   OPTIMIZERS="sgd sam arsam"  WORK_ROOT=work_dirs/classification  PYTHON=python
+#   OPTIMIZERS="sgd sam arsam_paper arsam"  WORK_ROOT=work_dirs/classification  PYTHON=python
 #   CFG_OPTIONS="train_cfg.max_epochs=1"   extra --cfg-options (key=value, space separated)
 #   SKIP_DONE=1                            skip runs whose run_info.json exists
 set -uo pipefail
@@ -19,7 +20,7 @@ source tools/reproduce/lib.sh
 GPUS=${1:-1}
 MODELS=${MODELS:-"resnet18 wrn28_10 pyramidnet110"}
 DATASETS=${DATASETS:-"cifar10 cifar100"}
-OPTIMIZERS=${OPTIMIZERS:-"sgd sam arsam"}
+OPTIMIZERS=${OPTIMIZERS:-"sgd sam arsam_paper arsam"}
 WORK_ROOT=${WORK_ROOT:-work_dirs/classification}
 PYTHON=${PYTHON:-python}
 CFG_OPTIONS=${CFG_OPTIONS:-}

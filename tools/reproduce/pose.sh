@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# Human pose: MMPose's top-down HRNet-W32 on COCO (256x192, 210 epochs) trained with Adam, SAM
-# and ARSAM, then one Markdown table of AP, AR, iteration time and SAM telemetry. Meant for a
-# GPU machine; expects COCO under data/coco/ as MMPose lays it out (see configs/pose/ and the
-# error tools/train.py prints when something is missing) and downloads the ImageNet-pretrained
-# HRNet-W32 on first use.
+# Human pose: MMPose's top-down HRNet-W32 on COCO (256x192, 210 epochs) trained with Adam, SAM,
+# ARSAM with the paper's schedule (arsam_paper) and ARSAM, then one Markdown table of AP, AR,
+# iteration time and SAM telemetry. Meant for a GPU machine; expects COCO under data/coco/ as
+# MMPose lays it out (see configs/pose/ and the error tools/train.py prints when something is
+# missing) and downloads the ImageNet-pretrained HRNet-W32 on first use.
 #
 # Usage: tools/reproduce/pose.sh [GPUS]
 #   GPUS > 1 launches tools/dist_train.sh; each GPU keeps MMPose's 64 images per step
 #   (the recipe is 8 GPUs x 64).
 # Environment (all optional):
-#   FAMILY=hrnet             ${CONFIG_DIR}/${FAMILY}_{adam,sam,arsam}.py; also hrnet_mpii and
-#                            simcc_res50_mpii (MPII, PCKh)
+#   FAMILY=hrnet             ${CONFIG_DIR}/${FAMILY}_{adam,sam,arsam_paper,arsam}.py; also
+#                            hrnet_mpii and simcc_res50_mpii (MPII, PCKh)
 #   CONFIG_DIR=configs/pose
-#   OPTIMIZERS="adam sam arsam"  WORK_ROOT=work_dirs/pose_${FAMILY}  PYTHON=python
+#   OPTIMIZERS="adam sam arsam_paper arsam"  WORK_ROOT=work_dirs/pose_${FAMILY}  PYTHON=python
 #   AUTO_SCALE_LR=1          scale the learning rate to the total batch (base 512), as MMPose's
 #                            --auto-scale-lr does
 #   CFG_OPTIONS="train_cfg.max_epochs=20"   extra --cfg-options (key=value, space separated)
@@ -25,7 +25,7 @@ source tools/reproduce/lib.sh
 GPUS=${1:-1}
 FAMILY=${FAMILY:-hrnet}
 CONFIG_DIR=${CONFIG_DIR:-configs/pose}
-OPTIMIZERS=${OPTIMIZERS:-"adam sam arsam"}
+OPTIMIZERS=${OPTIMIZERS:-"adam sam arsam_paper arsam"}
 WORK_ROOT=${WORK_ROOT:-work_dirs/pose_${FAMILY}}
 PYTHON=${PYTHON:-python}
 AUTO_SCALE_LR=${AUTO_SCALE_LR:-0}

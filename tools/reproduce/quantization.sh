@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Quantization-aware training table: ResNet-18 x {W4A4, W2A2} x {CIFAR-10, CIFAR-100}
-# x {SGD, SAM, ARSAM} (Brevitas, learned LSQ-style scales, 8-bit first and last layers),
-# then one Markdown table of accuracy, wall time, throughput and SAM fraction. Meant for a
-# GPU machine; expects data/cifar10 and data/cifar100 (torchvision's cifar-10-batches-py /
-# cifar-100-python folders).
+# x {SGD, SAM, ARSAM with the paper's schedule (arsam_paper), ARSAM} (Brevitas, learned
+# LSQ-style scales, 8-bit first and last layers), then one Markdown table of accuracy, wall
+# time, throughput and SAM fraction. Meant for a GPU machine; expects data/cifar10 and
+# data/cifar100 (torchvision's cifar-10-batches-py / cifar-100-python folders).
 #
 # Usage: tools/reproduce/quantization.sh [GPUS]
 #   GPUS > 1 launches tools/dist_train.sh and keeps the total batch at 128.
 # Environment (all optional):
-#   BITS="w4a4 w2a2"  DATASETS="cifar10 cifar100"  OPTIMIZERS="sgd sam arsam"
+#   BITS="w4a4 w2a2"  DATASETS="cifar10 cifar100"  OPTIMIZERS="sgd sam arsam_paper arsam"
 #   WORK_ROOT=work_dirs/quantization  PYTHON=python
 #   FLOAT_ROOT=work_dirs/classification   start every run from the float ResNet-18 of the
 #                                         classification table (resnet18_<dataset>_sgd, its
@@ -24,7 +24,7 @@ source tools/reproduce/lib.sh
 GPUS=${1:-1}
 BITS=${BITS:-"w4a4 w2a2"}
 DATASETS=${DATASETS:-"cifar10 cifar100"}
-OPTIMIZERS=${OPTIMIZERS:-"sgd sam arsam"}
+OPTIMIZERS=${OPTIMIZERS:-"sgd sam arsam_paper arsam"}
 WORK_ROOT=${WORK_ROOT:-work_dirs/quantization}
 PYTHON=${PYTHON:-python}
 FLOAT_ROOT=${FLOAT_ROOT:-}

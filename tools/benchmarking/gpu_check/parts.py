@@ -153,15 +153,16 @@ def part_sync(ctx: PartContext) -> dict[str, Any]:
     """Every two-pass method through the benchmark's sync checker, declared reads exempt."""
     import torch
 
+    from core import TWO_PASS_METHODS
+
     from ..cost import build_model, check_sync_free, make_batches, make_contestants, run_step
-    from ..optimizers import ALL_OPTIMIZERS, is_two_pass
 
     settings = benchmark_settings(ctx, "resnet18", "sync", batch_size=ctx.scale.batch // 2)
     model, device = build_model(settings), torch.device(ctx.device)
     batches = make_batches(settings, device)
     result: dict[str, Any] = {"model": settings.model, "batch_size": settings.batch_size}
     result.update(steps=settings.steps, arsam_window=settings.arsam_window, rows=[])
-    for name in [n for n in ALL_OPTIMIZERS if is_two_pass(n)]:
+    for name in TWO_PASS_METHODS:
         try:
             one = dataclasses.replace(settings, optimizers=[name])
             contestant = make_contestants(one, model, device)[0]
@@ -209,8 +210,6 @@ def part_cost(ctx: PartContext, model: str) -> dict[str, Any]:
 
 def train_options(ctx: PartContext, name: str, batch: int) -> list[str]:
     """--cfg-options of one training run: sizes, timing logs, no validation, no checkpoints."""
-    from ..cost import var_blocks_for
-
     persistent = "True" if ctx.scale.workers > 0 else "False"
     options = [
         f"train_dataloader.batch_size={batch}",
@@ -226,12 +225,7 @@ def train_options(ctx: PartContext, name: str, batch: int) -> list[str]:
         "randomness.seed=0",
         *ctx.scale.options[ctx.name],
     ]
-    if name == "arsam":  # no warm-up, the check's window
-        window = ctx.scale.arsam_window
-        options += ["optim_wrapper.optimizer.warmup_epochs=0"]
-        options += [f"optim_wrapper.optimizer.window={window}"]
-        options += [f"optim_wrapper.optimizer.var_blocks={var_blocks_for(window)}"]
-    return options
+    return options  # ARSAM plans its schedule from train_cfg's length: no options
 
 
 def iteration_times(work_dir: str, skip: int) -> dict[str, Any]:
@@ -347,7 +341,7 @@ def part_quantization(ctx: PartContext) -> dict[str, Any]:
 
 def arsam_options(ctx: PartContext) -> dict[str, Any]:
     """ARSAM's options in the training parts, for the report."""
-    return {"warmup_epochs": 0, "window": ctx.scale.arsam_window}
+    return {"method": "ARSAM", "schedule": "horizon-aware, from the run's length"}
 
 
 ACCURACY_CONFIG = """# Written by tools/reproduce/gpu_check.py: {base} on procedural images.
@@ -378,10 +372,10 @@ def accuracy_row(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def part_accuracy(ctx: PartContext) -> dict[str, Any]:
-    """SGD, SAM and ARSAM through tools/compare.py on generated CIFAR-sized images."""
+    """The base run (SGD), SAM and ARSAMPaper through tools/compare.py on generated images."""
     import importlib.util
 
-    from ..comparison import summarize_run
+    from ..comparison import run_name, summarize_run
 
     if importlib.util.find_spec(PROCEDURAL_MODULE) is None:
         return {"available": False, "note": f"{PROCEDURAL_MODULE} is not importable"}
@@ -389,9 +383,10 @@ def part_accuracy(ctx: PartContext) -> dict[str, Any]:
     backbone = {k: v for k, v in scale.models["resnet18"].items() if k != "type"}
     prefix = os.path.join(ctx.out, "configs", "procedural_resnet18")
     os.makedirs(os.path.dirname(prefix), exist_ok=True)
-    for name in ("sgd", "sam", "arsam"):
+    # The classification ARSAM configs run the paper's schedule: ARSAMPaper's file here.
+    for name, written in (("sgd", "sgd"), ("sam", "sam"), ("arsam", "arsam_paper")):
         base = os.path.join(REPO, "configs", "classification", f"resnet18_cifar10_{name}.py")
-        with open(f"{prefix}_{name}.py", "w") as handle:
+        with open(f"{prefix}_{written}.py", "w") as handle:
             handle.write(
                 ACCURACY_CONFIG.format(
                     base=base,
@@ -407,14 +402,17 @@ def part_accuracy(ctx: PartContext) -> dict[str, Any]:
             )
     command = [sys.executable, os.path.join(REPO, "tools", "compare.py"), "--config-prefix"]
     command += [prefix, "--optimizers", ",".join(ctx.train_names()), "--seeds", "0"]
-    command += ["--out", ctx.out, "--optimizer-options", json.dumps({"ARSAM": scale.acc_arsam})]
+    command += [
+        "--out",
+        ctx.out,
+        "--optimizer-options",
+        json.dumps({"ARSAMPaper": scale.acc_arsam}),
+    ]
     log = os.path.join(ctx.out, "compare.log")
     code = run_command(command, log, ctx.seconds_left() - 2.0)
     runs = read_json(os.path.join(ctx.out, "compare.json"), default={}).get("runs")
     if runs is None:  # cut short: the runs whose training finished
-        work_dirs = {
-            n: os.path.join(ctx.out, "runs", f"{n.lower()}_seed0") for n in ctx.train_names()
-        }
+        work_dirs = {n: os.path.join(ctx.out, "runs", run_name(n, 0)) for n in ctx.train_names()}
         runs = [
             summarize_run(work_dir, name, 0, None, "accuracy/top1")
             for name, work_dir in work_dirs.items()

@@ -156,14 +156,14 @@ def arsam_names(report: dict[str, Any]) -> list[str]:
 
 
 def overhead_target(report: dict[str, Any], name: str, precision: str) -> dict[str, str]:
-    """``name``'s t / ((1 + f) t_SGD) <= 1.03 on ResNet-18 in one precision."""
+    """``name``'s t / ((1 + f) t_base) <= 1.03 on ResNet-18 in one precision."""
     cost = part_result(report, "cost_resnet18")
     mode = next((m for m in cost.get("modes", []) if m["precision"] == precision), {})
     arsam = cost_row(mode, name)
     value = arsam.get("overhead") if arsam else None
     measured = "-" if value is None else f"{value:.3f} (f = {arsam['sam_fraction']:.3f})"
     return {
-        "target": f"{name} t / ((1 + f) t_SGD) <= {OVERHEAD_TARGET}, ResNet-18, "
+        "target": f"{name} t / ((1 + f) t_base) <= {OVERHEAD_TARGET}, ResNet-18, "
         f"batch {cost.get('batch_size', '-')}, {precision}",
         "measured": measured,
         "verdict": verdict(None if value is None else value <= OVERHEAD_TARGET),
@@ -191,14 +191,14 @@ def sync_target(report: dict[str, Any]) -> dict[str, str]:
 def memory_target(report: dict[str, Any], name: str, part: str) -> dict[str, str]:
     """``name``'s parameter-sized state <= the base optimizer's + one parameter-sized buffer."""
     mode = next((m for m in part_result(report, part).get("modes", []) if m.get("rows")), {})
-    arsam, sgd = cost_row(mode, name), cost_row(mode, "SGD")
+    arsam, sgd = cost_row(mode, name), cost_row(mode, "base")
     ok, measured = None, "-"
     if arsam and sgd:
         split = arsam["state_breakdown"]
         buffers = split["state"] + split["base_state"]
         ok = buffers <= sgd["state_bytes"] + arsam["param_bytes"]
         measured = (
-            f"{buffers / arsam['param_bytes']:.2f} x params (SGD: "
+            f"{buffers / arsam['param_bytes']:.2f} x params (base SGD: "
             f"{sgd['state_vs_params']:.2f}) + {split['schedule']} B of statistics"
         )
     target = f"{name} state <= base optimizer's + 1 parameter-sized buffer, {part[5:]}"

@@ -24,7 +24,7 @@ TRAIN_RUNS = ("base", "arsam", "sam")
 TRAIN_NAMES = {
     "pose": {"base": "adam", "sam": "sam", "arsam": "arsam"},
     "quantization": {"base": "sgd", "sam": "sam", "arsam": "arsam"},
-    "accuracy": {"base": "SGD", "sam": "SAM", "arsam": "ARSAM"},
+    "accuracy": {"base": "base", "sam": "SAM", "arsam": "ARSAMPaper"},
 }
 OVERHEAD_TARGET = 1.03
 

@@ -1,5 +1,5 @@
-# The classification recipe (SGD, lr 0.05, momentum 0.9, weight decay 1e-3, rho 0.05) with the
-# quantization-aware training choices of qat_overlay.py.
+# ARSAM (the horizon-aware schedule) with the classification recipe (SGD, lr 0.05, momentum 0.9,
+# weight decay 1e-3, rho 0.05) and the quantization-aware training choices of qat_overlay.py.
 _base_ = ["../../../classification/_base_/optimizers/arsam.py", "./qat_overlay.py"]
 
 optim_wrapper = dict(

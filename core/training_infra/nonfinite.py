@@ -12,7 +12,7 @@ under fp16), a non-finite loss is expected now and then; instead, a run that ski
 steps stops: more than ``max_consecutive_skips`` in a row, or more than
 ``max_skipped_fraction`` of its steps once more than ``max_consecutive_skips`` were skipped in
 all (so a GradScaler's first few skipped steps, while it lowers its scale, never count).
-The skipped steps are counted from host numbers (core/mmengine_adapter/step_counts.py).
+The skipped steps are counted from host numbers (core/training_infra/step_counts.py).
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+_base_ = ["./_base_/resnet18_w2a2_cifar100.py", "./_base_/optimizers/arsam_paper.py"]
