@@ -57,7 +57,8 @@ def benchmark_markdown(result: dict[str, Any]) -> str:
         "optimizers interleaved step by step on the same batches",
         f"- precision: {precision_text(settings)}; channels_last: "
         f"{'yes' if settings.get('channels_last') else 'no'}",
-        f"- ARSAM: window {settings['arsam_window']}, warm-up {settings['arsam_warmup']} steps",
+        f"- ARSAMPaper: window {settings['arsam_window']}, warm-up "
+        f"{settings['arsam_warmup']} steps; ARSAM: planned from the run's length",
         f"- device: {env['device']}"
         + (f" ({env['gpu']})" if env.get("gpu") else "")
         + f", torch {env['torch']}, {env['threads']} CPU threads",
