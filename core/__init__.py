@@ -8,10 +8,12 @@ MMEngine adapter lives in core.mmengine_adapter.
 from .ae_sam import AESAM
 from .arsam import ARSAM, ARSAMPaper
 from .arsam_schedule import PaperSchedule
+from .esam import ESAM
 from .frozen_stats import FrozenStatistics, register_statistics_freezer, restore_buffers_afterwards
 from .horizon_schedule import HorizonSchedule
 from .late_sam import LateSAM
 from .looksam import LookSAM
+from .momentum_sam import MomentumSAM
 from .registry import TWO_PASS_METHODS, MethodSpec, build_method, register_method
 from .rst import RandomSAM
 from .rule import StepRule
@@ -22,6 +24,7 @@ from .two_pass import TwoPassOptimizer
 __all__ = [
     "AESAM",
     "ARSAM",
+    "ESAM",
     "SAM",
     "SAMK",
     "TWO_PASS_METHODS",
@@ -31,6 +34,7 @@ __all__ = [
     "LateSAM",
     "LookSAM",
     "MethodSpec",
+    "MomentumSAM",
     "PaperSchedule",
     "RandomSAM",
     "StepRule",

@@ -21,8 +21,10 @@ import torch
 
 from .ae_sam import AESAM
 from .arsam import ARSAM, ARSAMPaper
+from .esam import ESAM
 from .late_sam import LateSAM
 from .looksam import LookSAM
+from .momentum_sam import MomentumSAM
 from .rst import RandomSAM
 from .sam import SAM
 from .sam_k import SAMK
@@ -129,3 +131,6 @@ register_method("SAMK", SAMK, contract_options=dict(k=3))
 register_method("LookSAM", LookSAM, contract_options=dict(k=3))
 register_method("AESAM", AESAM)
 register_method("RandomSAM", RandomSAM)
+register_method("MomentumSAM", MomentumSAM)
+# the contract closures return one scalar loss: stochastic weight perturbation alone
+register_method("ESAM", ESAM, contract_options=dict(gamma=1.0))

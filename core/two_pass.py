@@ -213,6 +213,13 @@ class TwoPassOptimizer(torch.optim.Optimizer):
         """Device values the coming step reads on the host by design (non-finite checks aside)."""
         return self.rule.host_reads_ahead()
 
+    def before_forward(self) -> None:
+        """Place the weights for the coming step's first forward pass (MomentumSAM moves them).
+
+        Two-call loops call it before the forward; ``step(closure)`` does it itself. Every
+        method that perturbs after the first pass leaves the weights where they are.
+        """
+
     def set_total_steps(self, total_steps: int) -> None:
         """Give the run's length T before the first step; methods that plan none ignore it."""
         if self.rule.needs_total_steps and run_length_changes(

@@ -19,7 +19,7 @@ defines PSF), so the SAM perturbation is the global-batch one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import torch
@@ -40,6 +40,7 @@ TELEMETRY_KEYS = (
     "sam_fraction",
     "sam_steps",
     "grad_evals",
+    "passes",
     "skipped_steps",
     "rho",
     "quota",
@@ -134,15 +135,20 @@ class SAMOptimWrapper(OptimWrapper):
             self._inputs = (args, kwargs)
 
     # ----------------------------------------------------------------- steps
-    @contextmanager
-    def optim_context(self, model: nn.Module):
-        """Autocast to the configured dtype around the forward pass."""
+    def optim_context(self, model: nn.Module) -> AbstractContextManager:
+        """Autocast to the configured dtype around the forward pass; place the weights first.
+
+        The first forward of a step asks for this context before ``update_params``:
+        MomentumSAM moves the weights to w - rho v/||v|| here (``before_forward``; its
+        step moves them back, and asking again for a re-run changes nothing); other
+        methods do not move them. The move happens in the call, outside the context's
+        generator, so that a compiled ``train_step`` breaks its graph before the forward.
+        """
+        self.optimizer.before_forward()
         if self.cast_dtype is None:
-            yield
-            return
+            return nullcontext()
         device_type = next(getattr(model, "module", model).parameters()).device.type
-        with torch.autocast(device_type=device_type, dtype=self.cast_dtype):
-            yield
+        return torch.autocast(device_type=device_type, dtype=self.cast_dtype)
 
     # Eager under Runner(compile=...): MMEngine compiles train_step, which calls this; the
     # forward before it stays compiled (docs/CONTRACTS.md, "Compiled models").

@@ -28,6 +28,8 @@ LENGTH_TAKERS = {
     "AESAM": dict(delta=0.0),  # then sigma_t = 0 and ||g||^2 >= mu_t always holds
     "RandomSAM": dict(p_start=1.0, p_end=1.0),
 }
+# Peers that need no run length, with the options a scalar-loss closure needs.
+PEER_OPTIONS = {"ESAM": dict(gamma=1.0)}  # weight perturbation alone: no per-sample losses
 
 
 def use_optimizer(cfg: Config, kind: str) -> None:
@@ -35,15 +37,22 @@ def use_optimizer(cfg: Config, kind: str) -> None:
         cfg.optim_wrapper = dict(type="OptimWrapper", optimizer=dict(type="SGD", lr=0.1))
     else:
         cfg.optim_wrapper.optimizer.type = kind
-        if kind == "SAM" or kind in LENGTH_TAKERS:
+        if kind == "SAM" or kind in LENGTH_TAKERS or kind in PEER_OPTIONS:
             for key in ("warmup_epochs", "window", "var_blocks"):
                 cfg.optim_wrapper.optimizer.pop(key)
             cfg.optim_wrapper.optimizer.update(LENGTH_TAKERS.get(kind, {}))
+            cfg.optim_wrapper.optimizer.update(PEER_OPTIONS.get(kind, {}))
 
 
 @pytest.mark.parametrize(
     ("kind", "forwards_per_iter"),
-    [("SGD", 1), ("SAM", 2), ("ARSAMPaper", 2), *((kind, 2) for kind in LENGTH_TAKERS)],
+    [
+        ("SGD", 1),
+        ("SAM", 2),
+        ("ARSAMPaper", 2),
+        *((kind, 2) for kind in LENGTH_TAKERS),
+        *((kind, 2) for kind in PEER_OPTIONS),
+    ],
 )
 def test_two_iterations_with_each_optimizer(toy_cfg: Config, kind: str, forwards_per_iter: int):
     use_optimizer(toy_cfg, kind)
@@ -58,6 +67,33 @@ def test_two_iterations_with_each_optimizer(toy_cfg: Config, kind: str, forwards
         assert int(runner.model.net[1].num_batches_tracked) == 2  # statistics frozen in pass 2
     if kind in LENGTH_TAKERS:
         assert runner.optim_wrapper.optimizer.rule.total_steps == 2  # from train_cfg.max_iters
+
+
+def test_esam_data_selection_through_the_wrapper_is_refused(toy_cfg: Config) -> None:
+    use_optimizer(toy_cfg, "ESAM")
+    toy_cfg.optim_wrapper.optimizer.gamma = 0.5
+    toy_cfg.train_cfg = dict(type="IterBasedTrainLoop", max_iters=1, val_interval=100)
+    with pytest.raises(ValueError, match=r"SAMOptimWrapper gives such a closure.*gamma=1\.0"):
+        train(toy_cfg)
+
+
+def test_momentum_sam_trains_one_pass_per_step_and_saves_the_unperturbed_weights(
+    toy_cfg: Config,
+) -> None:
+    use_optimizer(toy_cfg, "SAM")
+    toy_cfg.optim_wrapper.optimizer.update(type="MomentumSAM", rho=0.5)
+    runner = train(toy_cfg)  # 2 epochs of 4 iterations, a checkpoint after each epoch
+    opt = runner.optim_wrapper.optimizer
+    assert runner.model.loss_forwards == opt.stats["grad_evals"] == opt.stats["steps"] == 8
+    assert int(runner.model.net[1].num_batches_tracked) == 8
+    checkpoint = torch.load(osp.join(runner.work_dir, "epoch_2.pth"), weights_only=True)
+    assert checkpoint["optimizer"]["kind"] == "MomentumSAM"
+    saved = checkpoint["state_dict"]
+    model = runner.model.state_dict()
+    assert all(torch.equal(saved[k], model[k].cpu()) for k in saved)
+    before = [p.clone() for p in runner.model.parameters()]
+    opt.before_forward()  # the weights sat at w: moving to w - rho v/||v|| changes them
+    assert not all(torch.equal(a, b) for a, b in zip(before, runner.model.parameters()))
 
 
 def test_arsam_skips_second_passes_after_warmup(toy_cfg: Config) -> None:

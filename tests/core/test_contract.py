@@ -24,11 +24,18 @@ from .helpers import (
 )
 
 STEPS = 40
+# Methods whose every step is one pass at weights placed before it (no second pass to test).
+ONE_PASS_METHODS = {"MomentumSAM"}
 
 
 def methods() -> list[str]:
     """Every registered method, including any registered after import."""
     return sorted(TWO_PASS_METHODS)
+
+
+def bad_passes() -> list[tuple[str, int]]:
+    """(method, pass made non-finite): pass 2 only for the methods that take one."""
+    return [(n, p) for n in methods() for p in (1, 2) if p == 1 or n not in ONE_PASS_METHODS]
 
 
 def build(name: str, model: torch.nn.Module, **options: Any) -> TwoPassOptimizer:
@@ -62,7 +69,7 @@ def test_closure_calls_equal_grad_evals(name: str) -> None:
     run(opt, closure, batches(STEPS))
     stats = opt.stats
     assert closure.calls == stats["grad_evals"] == stats["steps"] + stats["sam_steps"]
-    assert stats["steps"] == STEPS and stats["sam_steps"] >= 1
+    assert stats["steps"] == STEPS and (stats["sam_steps"] >= 1 or name in ONE_PASS_METHODS)
 
 
 @pytest.mark.parametrize("name", methods())
@@ -75,6 +82,7 @@ def test_two_call_api_is_the_closure_step(name: str) -> None:
     run(opt_a, CountingClosure(model_a, opt_a), data)
     loss_fn = torch.nn.functional.cross_entropy
     for x, y in data:
+        opt_b.before_forward()
         opt_b.zero_grad()
         loss_fn(model_b(x), y).backward()
         if opt_b.first_step():
@@ -143,8 +151,7 @@ def test_the_rule_reads_the_optimizers_step_count_and_saves_none(name: str) -> N
 
 
 @pytest.mark.parametrize("use_scaler", [False, True])
-@pytest.mark.parametrize("bad_pass", [1, 2])
-@pytest.mark.parametrize("name", methods())
+@pytest.mark.parametrize(("name", "bad_pass"), bad_passes())
 def test_nonfinite_step_leaves_everything_untouched(
     name: str, bad_pass: int, use_scaler: bool
 ) -> None:
@@ -191,8 +198,7 @@ def assert_skipped_once(opt: TwoPassOptimizer, before: dict, bad_pass: int) -> N
 
 
 @pytest.mark.parametrize("use_scaler", [False, True])
-@pytest.mark.parametrize("bad_pass", [1, 2])
-@pytest.mark.parametrize("name", methods())
+@pytest.mark.parametrize(("name", "bad_pass"), bad_passes())
 def test_nonfinite_two_call_step_leaves_statistics_untouched(
     name: str, bad_pass: int, use_scaler: bool
 ) -> None:
@@ -212,6 +218,7 @@ def test_nonfinite_two_call_step_leaves_statistics_untouched(
             loss = torch.nn.functional.cross_entropy(model(x), y) * factor
             (scaler.scale(loss) if scaler else loss).backward()
 
+        opt.before_forward()
         opt.zero_grad()
         backward(float("nan") if bad_pass == 1 else 1.0)
         second_pass = opt.first_step(grad_scaler=scaler)
@@ -225,6 +232,7 @@ def test_nonfinite_two_call_step_leaves_statistics_untouched(
         assert same(before_weights, weights(model)), f"step {step}"
         assert_skipped_once(opt, before, bad_pass)
         tracked = int(model[1].num_batches_tracked)
+        opt.before_forward()
         opt.zero_grad()
         backward(1.0)  # the next, finite step keeps the statistics of its first pass
         if opt.first_step(grad_scaler=scaler):
@@ -257,7 +265,7 @@ def test_statistics_move_once_per_step(name: str) -> None:
     opt.freeze_statistics_of(model)
     closure = CountingClosure(model, opt)
     run(opt, closure, batches(STEPS))
-    assert opt.stats["sam_steps"] >= 1
+    assert opt.stats["sam_steps"] >= 1 or name in ONE_PASS_METHODS
     assert int(batchnorm.num_batches_tracked) == STEPS
 
 

@@ -23,7 +23,7 @@ from torch._dynamo.utils import counters
 
 import core.mmengine_adapter  # noqa: F401  (registers the optimizers and the wrapper)
 import tests.adapter.toy  # noqa: F401  (registers the toy dataset and metric)
-from core import TWO_PASS_METHODS, TwoPassOptimizer
+from core import TWO_PASS_METHODS, MomentumSAM, TwoPassOptimizer
 from tests.core.helpers import batches, tiny_model
 from tools.cli import build_runner
 
@@ -99,7 +99,7 @@ def assert_same_training(
     (model, opt), (ref_model, ref_opt) = actual, expected
     for key in ("steps", "sam_steps", "grad_evals"):
         assert opt.stats[key] == ref_opt.stats[key], key
-    assert ref_opt.stats["sam_steps"] >= 1
+    assert ref_opt.stats["sam_steps"] >= 1 or isinstance(ref_opt, MomentumSAM)  # one pass
     for (key, value), ref in zip(model.state_dict().items(), ref_model.state_dict().values()):
         torch.testing.assert_close(value, ref, atol=atol, rtol=0.0, msg=key)
 
@@ -186,7 +186,9 @@ def test_runner_compile_trains_every_method(name: str, tmp_path) -> None:
     eager = runner_training(runner_config(name, str(tmp_path / "eager"), None))
     compiled = runner_training(runner_config(name, str(tmp_path / "compiled"), "aot_eager"))
     assert_same_training(compiled, eager)
-    assert not counters["unimplemented"]
+    # MomentumSAM moves the weights eagerly before the forward: one break, before any operation
+    moves = "MomentumSAM.before_forward"
+    assert not [k for k in counters["unimplemented"] if moves not in k or name != "MomentumSAM"]
     # train_step is compiled up to update_params, which runs eagerly: one graph, compiled by
     # the first of these tests and reused by the others (no recompiles across steps or methods)
     assert counters["stats"]["unique_graphs"] <= 1

@@ -80,6 +80,8 @@ def test_out_and_dump_on_digits(digits_run: dict, tmp_path: Path) -> None:
     assert 0 <= metrics["accuracy/top1"] <= 100
     predictions = pickle.loads(dump.read_bytes())
     assert len(predictions) == 450 and {"scores", "pred_label", "gt_label"} <= set(predictions[0])
+    # each prediction pickles its own 10 scores, not the 256x10 batch they were cut from
+    assert dump.stat().st_size < 1000 * len(predictions), dump.stat().st_size
 
 
 def test_out_dump_and_show_dir_on_pose(pose_run: dict, pose_config: Path, tmp_path: Path) -> None:

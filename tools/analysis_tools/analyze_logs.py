@@ -70,7 +70,11 @@ def plot_curve(logs: list[str], args: argparse.Namespace) -> str:
                 f"{', '.join(sorted(plt.style.available))}."
             )
         plt.style.use(args.style)
-    figure, axis = plt.subplots(figsize=(8, 4.5))
+    kinds = list(dict.fromkeys(unit_of(key) for key in args.keys))
+    figure, axes = plt.subplots(
+        len(kinds), 1, figsize=(8, 3.2 * len(kinds) + 1.3), sharex=True, squeeze=False
+    )
+    axis_of = {kind: axes[index, 0] for index, kind in enumerate(kinds)}
     names = iter(labels)
     for log in logs:
         records = read_records(log)
@@ -82,14 +86,32 @@ def plot_curve(logs: list[str], args: argparse.Namespace) -> str:
                     "Pick --keys from those."
                 )
             marker = "o" if len(xs) <= 50 else None
+            axis = axis_of[unit_of(key)]
             axis.plot(xs, ys, label=next(names), linewidth=1, marker=marker, markersize=3)
-    axis.set_xlabel("iteration")
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
+    for kind, axis in axis_of.items():
+        keys = [key for key in args.keys if unit_of(key) == kind]
+        axis.set_ylabel(", ".join(keys) if kind in keys else f"{', '.join(keys)} ({kind})")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    axes[-1, 0].set_xlabel("iteration")
     if args.title:
-        axis.set_title(args.title)
+        axes[0, 0].set_title(args.title)
     figure.tight_layout()
     return save_figure(figure, args.out)
+
+
+def unit_of(key: str) -> str:
+    """The unit a logged key is in, so that keys of one unit share an axis."""
+    name = key.lower().rsplit("/", 1)[-1]
+    if "acc" in name or name.startswith("top"):
+        return "%"
+    if "loss" in name:
+        return "loss"
+    if name in ("lr", "base_lr"):
+        return "learning rate"
+    if "time" in name:
+        return "s"
+    return key
 
 
 def train_times(records: list[dict[str, Any]], include_outliers: bool) -> dict[int, list[float]]:

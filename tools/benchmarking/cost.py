@@ -126,6 +126,8 @@ def contestant_options(name: str, settings: BenchmarkSettings) -> dict[str, Any]
             "window": settings.arsam_window,
             "var_blocks": var_blocks_for(settings.arsam_window),
         }
+    if name == "ESAM":  # the benchmark's closure returns one scalar loss: no data selection
+        options = {"gamma": 1.0}
     options.update(settings.options.get(name, {}))
     return options
 

@@ -167,6 +167,15 @@ def markdown(records: Iterable[Mapping[str, Any]]) -> str:
 
 def plot_accuracy_against_passes(records: Iterable[Mapping[str, Any]], path: str) -> str:
     """One panel per (workload, horizon): accuracy (mean ± std) against passes per step."""
+    figure = accuracy_against_passes_figure(records)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def accuracy_against_passes_figure(records: Iterable[Mapping[str, Any]]) -> Any:
+    """The figure plot_accuracy_against_passes saves, its legend naming the passes target."""
     grouped = blocks(summarize(records))
     count = max(len(grouped), 1)
     columns = min(3, count)
@@ -197,12 +206,14 @@ def plot_accuracy_against_passes(records: Iterable[Mapping[str, Any]], path: str
     handles = [
         plt.Line2D([], [], marker="o", linestyle="", color=colours[n], label=n) for n in names
     ]
-    figure.legend(handles=handles, loc="lower center", ncol=min(len(names), 9), frameon=False)
+    handles.append(
+        plt.Line2D(
+            [], [], color="grey", linestyle=":", label=f"target: {MAX_PASSES} passes per step"
+        )
+    )
+    figure.legend(handles=handles, loc="lower center", ncol=min(len(handles), 9), frameon=False)
     figure.tight_layout(rect=(0, 0.06, 1, 1))
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return figure
 
 
 def write_suite_report(records: Sequence[Mapping[str, Any]], out_dir: str) -> dict[str, str]:

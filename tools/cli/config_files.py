@@ -130,6 +130,7 @@ def _python_bases(tree: ast.Module) -> Any:
 
 def apply_cfg_options(cfg: Config, options: dict[str, Any]) -> None:
     """Merge the ``--cfg-options`` overrides into ``cfg``; UserError for one that does not fit."""
+    options = {key: config_value(value) for key, value in options.items()}
     try:
         cfg.merge_from_dict(options)
     except (TypeError, KeyError) as error:
@@ -142,6 +143,30 @@ def apply_cfg_options(cfg: Config, options: dict[str, Any]) -> None:
                     "prints it)."
                 ) from error
         raise
+
+
+def config_value(value: Any) -> Any:
+    """``value`` with each ``dict(key=literal, ...)`` string (as a config writes it) made a dict.
+
+    MMEngine's ``DictAction`` parses lists and tuples but leaves ``dict(...)`` as text, so
+    ``visualizer.vis_backends=[dict(type='TensorboardVisBackend')]`` would set a list of strings.
+    """
+    if isinstance(value, (list, tuple)):
+        return type(value)(config_value(item) for item in value)
+    if not isinstance(value, str) or not value.startswith("dict("):
+        return value
+    try:
+        call = ast.parse(value, mode="eval").body
+    except SyntaxError:
+        return value
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)) or call.args:
+        return value
+    if call.func.id != "dict" or any(k.arg is None for k in call.keywords):
+        return value
+    try:
+        return {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    except ValueError:
+        return value
 
 
 def _misfit(cfg: Config, key: str) -> str | None:

@@ -7,7 +7,6 @@ import itertools
 import logging
 import os.path as osp
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -48,13 +47,20 @@ def build_runner(cfg: Config) -> Runner:
     MMEngine keeps one logger and one visualizer per experiment name, and its default name
     has a resolution of one second: two runs started in the same second in one process
     (tests, tools/compare.py) would otherwise write their logs into the first run's folder.
+    MMEngine appends the timestamp itself; the second and later runs of a process add
+    ``_run<n>`` before it (``digits_arsam_20261206_175021``, ``digits_arsam_run1_20261206_175021``).
     """
     prepare_cpu_distributed(cfg)
     add_reliability_hooks(cfg)
     if cfg.get("experiment_name") is None:
-        stem = osp.splitext(osp.basename(cfg.filename or "run"))[0]
-        cfg.experiment_name = f"{stem}_{time.strftime('%Y%m%d_%H%M%S')}_{next(_RUN_NUMBERS)}"
+        cfg.experiment_name = experiment_name(cfg.filename, next(_RUN_NUMBERS))
     return Runner.from_cfg(cfg)
+
+
+def experiment_name(config_path: str | None, run_number: int) -> str:
+    """The name of a process's ``run_number``-th run of a config, before MMEngine's timestamp."""
+    stem = osp.splitext(osp.basename(config_path or "run"))[0]
+    return stem if run_number == 0 else f"{stem}_run{run_number}"
 
 
 def add_reliability_hooks(cfg: Config) -> None:

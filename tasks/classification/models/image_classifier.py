@@ -40,8 +40,10 @@ class ImageClassifier(BaseModel):
         if mode == "predict":
             scores = logits.detach().float().cpu()
             targets = [None] * len(scores) if labels is None else labels.detach().cpu().tolist()
+            predicted = scores.argmax(dim=1).tolist()
+            # each sample's scores own their storage: a view would pickle the whole batch
             return [
-                {"scores": score, "pred_label": int(score.argmax()), "gt_label": target}
-                for score, target in zip(scores, targets, strict=True)
+                {"scores": score.clone(), "pred_label": label, "gt_label": target}
+                for score, label, target in zip(scores, predicted, targets, strict=True)
             ]
         raise ValueError(f"mode must be 'tensor', 'loss' or 'predict', got {mode!r}")
