@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .multi_tensor import l2_norm
+from .multi_tensor import copy_tensors, l2_norm
 
 # One entry per parameter group that has gradients: the group and its parameters with a gradient.
 GroupParams = list[tuple[dict[str, Any], list[Tensor]]]
@@ -80,7 +80,7 @@ def store_difference(
     out: list[Tensor], g_sam: list[Tensor], g: list[Tensor], g_scale: float | Tensor
 ) -> None:
     """out := g_sam - g_scale * g (PSF := g_sam - g, with g brought to g_sam's units)."""
-    torch._foreach_copy_(out, g)
+    copy_tensors(out, g)
     torch._foreach_mul_(out, -g_scale)
     torch._foreach_add_(out, g_sam)
 

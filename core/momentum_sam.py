@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .multi_tensor import l2_norm
+from .multi_tensor import copy_tensors, l2_norm
 from .rule import StepRule
 from .two_pass import Closure, TwoPassOptimizer
 
@@ -125,7 +125,7 @@ class MomentumSAM(TwoPassOptimizer):
         if exact:
             every = [p for params, _, _ in groups for p in params]
             self._copies = [torch.empty_like(p) for p in every]
-            torch._foreach_copy_(self._copies, every)
+            copy_tensors(self._copies, every)
         for params, moments, rho in groups:
             torch._foreach_sub_(params, torch._foreach_mul(moments, rho / (norm + self.eps)))
         self._moved = ([(params, rho) for params, _, rho in groups], norm)
@@ -138,7 +138,7 @@ class MomentumSAM(TwoPassOptimizer):
             return
         groups, norm = moved
         if copies is not None:
-            torch._foreach_copy_([p for params, _ in groups for p in params], copies)
+            copy_tensors([p for params, _ in groups for p in params], copies)
             return
         for params, rho in groups:
             moments = [self.base_optimizer.state[p][self._state_key] for p in params]

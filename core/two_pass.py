@@ -59,7 +59,7 @@ from .gradients import (
     perturbation,
     perturbation_norm,
 )
-from .multi_tensor import is_finite, l2_norm
+from .multi_tensor import copy_tensors, is_finite, l2_norm
 from .parameter_checks import (
     check_base_keywords,
     check_dense_gradients,
@@ -413,8 +413,8 @@ class TwoPassOptimizer(torch.optim.Optimizer):
         """
         if exact:
             copies = [torch.empty_like(p) for p in params]
-            torch._foreach_copy_(copies, params)
-            return partial(torch._foreach_copy_, params, copies)
+            copy_tensors(copies, params)
+            return partial(copy_tensors, params, copies)
         if group["adaptive"]:
             return partial(torch._foreach_sub_, params, e)
         return partial(_subtract_perturbation, group, params, grads, norm, self.eps)

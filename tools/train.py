@@ -9,7 +9,7 @@ import warnings
 # mmengine imports pkg_resources, which warns on every start; nothing for a user to act on.
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
-from mmengine.runner import Runner  # noqa: E402
+from mmengine.runner import FlexibleRunner, Runner  # noqa: E402
 
 from tools.cli import (  # noqa: E402
     add_launch_arguments,
@@ -47,8 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parse_launch_arguments(parser, argv)
 
 
-def run(argv: list[str] | None = None) -> Runner:
-    """Load the config, apply the command line's choices and train; returns the Runner."""
+def run(argv: list[str] | None = None) -> Runner | FlexibleRunner:
+    """Load the config, apply the command line's choices and train; returns the runner."""
     args = parse_args(argv)
     cfg = load_config(
         args.config,

@@ -8,7 +8,7 @@ import shutil
 from typing import Any
 
 from mmengine.config import Config
-from mmengine.registry import OPTIMIZERS
+from mmengine.registry import MODEL_WRAPPERS, OPTIMIZERS, RUNNERS, STRATEGIES
 
 from core.arguments import check_grad_norm_type, check_max_grad_norm
 from core.mmengine_adapter import TWO_PASS_OPTIMIZERS
@@ -37,6 +37,7 @@ def check_config(cfg: Config) -> None:
         check_optimizer_arguments(wrapper.get("optimizer") or {})
     check_registry_arguments(cfg)
     check_update_safeguards(cfg)
+    check_strategy(cfg)
 
 
 def check_launcher_environment(launcher: str) -> None:
@@ -131,6 +132,77 @@ def check_update_safeguards(cfg: Config) -> None:
                 )
             except ValueError as error:
                 raise UserError(f"custom_hooks: {error}") from error
+
+
+_SUPPORTED_INSTEAD = (
+    "Train with DDP instead: the Runner without a strategy (tools/dist_train.sh CONFIG GPUS), "
+    "or runner_type='FlexibleRunner' with strategy=dict(type='DDPStrategy'); sharded, with "
+    "FSDP2 (torch.distributed.fsdp.fully_shard) in plain PyTorch (docs/distributed.md)."
+)
+_REFUSED_STRATEGIES = {
+    "FSDPStrategy": "shards the parameters into FSDP1 flat shards, and each rank would "
+    "normalise the SAM perturbation over its own shard only (a silently wrong perturbation)",
+    "DeepSpeedStrategy": "runs the optimizer step inside DeepSpeed's engine, whose ZeRO "
+    "stages partition gradients and optimizer state, so the two-pass step (perturb, second "
+    "forward-backward, restore, update) cannot run and no norm would be global",
+    "ColossalAIStrategy": "runs the optimizer step inside ColossalAI's booster, whose "
+    "ZeRO/Gemini plugins shard gradients and optimizer state, so the two-pass step (perturb, "
+    "second forward-backward, restore, update) cannot run and no norm would be global",
+}
+_FSDP1_WRAPPER = "FullyShardedDataParallel"
+
+
+def check_strategy(cfg: Config) -> None:
+    """A strategy runs only under FlexibleRunner, and none shards in a way SAM cannot reduce."""
+    strategy = cfg.get("strategy")
+    runner = cfg.get("runner_type")
+    if strategy is not None and not _is_subclass_of(RUNNERS, runner, "FlexibleRunner"):
+        raise UserError(
+            f"the config sets strategy={_type_name(strategy)!r}, which only MMEngine's "
+            f"FlexibleRunner reads; this config builds {_type_name(runner or 'Runner')!r}, which "
+            "would drop it silently. Add runner_type='FlexibleRunner' (--cfg-options "
+            "runner_type=FlexibleRunner), or remove strategy."
+        )
+    if isinstance(strategy, dict):
+        refused = _names(STRATEGIES, strategy.get("type")) & set(_REFUSED_STRATEGIES)
+        if refused:
+            name = refused.pop()
+            raise UserError(
+                f"strategy type={_type_name(strategy)!r} is not supported: MMEngine's {name} "
+                f"{_REFUSED_STRATEGIES[name]}. {_SUPPORTED_INSTEAD}"
+            )
+    for where, wrapper in (
+        ("model_wrapper_cfg", cfg.get("model_wrapper_cfg")),
+        ("strategy.model_wrapper", (strategy or {}).get("model_wrapper")),
+    ):
+        if isinstance(wrapper, dict) and _FSDP1_WRAPPER in _names(
+            MODEL_WRAPPERS, wrapper.get("type")
+        ):
+            raise UserError(
+                f"{where} type={_type_name(wrapper)!r} is not supported: FSDP1 shards the "
+                "parameters into flat shards, and each rank would normalise the SAM "
+                f"perturbation over its own shard only (a silently wrong perturbation). "
+                f"{_SUPPORTED_INSTEAD}"
+            )
+
+
+def _names(registry: Any, kind: Any) -> set[str]:
+    """The class names of ``kind`` (a registered name or a class) and of its bases."""
+    klass = registry.get(kind) if isinstance(kind, str) else kind
+    if isinstance(klass, type):
+        return {c.__name__ for c in klass.__mro__}
+    return {kind} if isinstance(kind, str) else set()
+
+
+def _is_subclass_of(registry: Any, kind: Any, name: str) -> bool:
+    """Whether ``kind`` (a registered name or a class) is ``name`` or derives from it."""
+    return name in _names(registry, kind)
+
+
+def _type_name(block: Any) -> str:
+    """The ``type`` of a config block (or the block itself), as a name."""
+    kind = block.get("type") if isinstance(block, dict) else block
+    return getattr(kind, "__name__", str(kind))
 
 
 def check_optimizer_arguments(optimizer: dict) -> None:

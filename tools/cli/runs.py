@@ -14,7 +14,8 @@ import mmengine
 from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.logging import print_log
-from mmengine.runner import Runner
+from mmengine.registry import RUNNERS
+from mmengine.runner import FlexibleRunner, Runner
 
 from core.training_infra.checkpoint_loading import is_remote
 from core.training_infra.distributed import prepare_cpu_distributed
@@ -22,6 +23,12 @@ from core.training_infra.step_counts import run_step_counts
 
 from .config_checks import check_config, check_work_dir
 from .errors import UserError, user_errors
+from .flexible_runner import (
+    names_runner,
+    prepare_flexible_config,
+    prepare_flexible_test,
+    prepare_flexible_training,
+)
 from .startup import check_start_checkpoint, prepare_training, resolve_resume
 from .work_dir_lock import work_dir_lock
 
@@ -41,8 +48,11 @@ def run_preflight_checks(cfg: Config, stage: str = "train") -> None:
                 raise UserError(str(error)) from error
 
 
-def build_runner(cfg: Config) -> Runner:
-    """A Runner for ``cfg``, with CPU distributed support and a process-unique experiment name.
+def build_runner(cfg: Config) -> Runner | FlexibleRunner:
+    """The runner ``cfg`` names, with CPU distributed support and a process-unique experiment name.
+
+    As in MMPose's tools: ``runner_type`` (e.g. ``'FlexibleRunner'`` with a ``strategy``) is
+    built from the RUNNERS registry, otherwise MMEngine's Runner.
 
     MMEngine keeps one logger and one visualizer per experiment name, and its default name
     has a resolution of one second: two runs started in the same second in one process
@@ -54,7 +64,10 @@ def build_runner(cfg: Config) -> Runner:
     add_reliability_hooks(cfg)
     if cfg.get("experiment_name") is None:
         cfg.experiment_name = experiment_name(cfg.filename, next(_RUN_NUMBERS))
-    return Runner.from_cfg(cfg)
+    if not names_runner(cfg):
+        return Runner.from_cfg(cfg)
+    prepare_flexible_config(cfg)
+    return RUNNERS.build(cfg)
 
 
 def experiment_name(config_path: str | None, run_number: int) -> str:
@@ -71,7 +84,7 @@ def add_reliability_hooks(cfg: Config) -> None:
     cfg.custom_hooks = hooks
 
 
-def train(cfg: Config) -> Runner:
+def train(cfg: Config) -> Runner | FlexibleRunner:
     """Check everything, train as configured, print where the logs and the last checkpoint are."""
     with user_errors():
         check_config(cfg)
@@ -84,7 +97,10 @@ def train(cfg: Config) -> Runner:
             runner = build_runner(cfg)
         if takeover_note is not None:
             print_log(takeover_note, logger=runner.logger, level=logging.WARNING)
-        prepare_training(runner)
+        if isinstance(runner, FlexibleRunner):
+            prepare_flexible_training(runner)
+        else:
+            prepare_training(runner)
         with user_errors():  # e.g. a resumed optimizer state that does not fit the run's length
             runner.train()
         report_outputs(runner)
@@ -104,7 +120,10 @@ def test(cfg: Config, checkpoint: str) -> dict[str, Any]:
         run_preflight_checks(cfg, stage="test")
         check_work_dir(cfg.work_dir)
         runner = build_runner(cfg)
-    check_start_checkpoint(runner, resume=False)
+    if isinstance(runner, FlexibleRunner):
+        prepare_flexible_test(runner)
+    else:
+        check_start_checkpoint(runner, resume=False)
     with user_errors():
         return runner.test()
 
@@ -116,7 +135,7 @@ def write_metrics(metrics: dict[str, Any], path: str) -> None:
         print(f"metrics written to {path}", flush=True)
 
 
-def report_outputs(runner: Runner) -> None:
+def report_outputs(runner: Runner | FlexibleRunner) -> None:
     """Print the log directory, the last checkpoint and the steps taken and skipped (rank 0)."""
     if runner.rank != 0:
         return
