@@ -17,11 +17,14 @@ DTensor has none to detect, and the check is one dictionary lookup.
 from __future__ import annotations
 
 import functools
+import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 
 def is_sharded(tensor: Tensor) -> bool:
@@ -81,3 +84,144 @@ def _sharded_dimensions(tensor: Tensor) -> tuple:
                 "gradients before the optimizer step (let FSDP2 reduce them), or use DDP."
             )
     return tuple(dimensions)
+
+
+# ------------------------------------------------------------------ checkpoints
+SHARDED_META = "two_pass_meta.pt"
+
+
+def save_sharded(path: str | os.PathLike, model: nn.Module, opt: Any) -> None:
+    """Save an FSDP2 model and its optimizer to the directory ``path`` with torch DCP, atomically.
+
+    Every rank calls it. DTensor entries (weights, PSF, momentum) are written shard by shard
+    with ``torch.distributed.checkpoint``; the rest of the optimizer's state (counters,
+    settings, the rule's schedule, replicated scalars: the same on every rank) is written by
+    rank 0. Everything goes to ``path.partial`` first, which replaces ``path`` once every
+    rank has finished, so an interrupted save leaves the previous checkpoint in place.
+    """
+    import torch.distributed as dist
+    import torch.distributed.checkpoint as dcp
+
+    path = os.fspath(path)
+    partial, previous = f"{path}.partial", f"{path}.previous"
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    if rank == 0:
+        shutil.rmtree(partial, ignore_errors=True)
+    _barrier()
+    skeleton, sharded = _split_sharded(opt.state_dict())
+    dcp.save(
+        {"model": model.state_dict(), "optim": {k: v for k, (_, v) in sharded.items()}},
+        storage_writer=dcp.FileSystemWriter(partial),
+    )
+    if rank == 0:
+        meta = {
+            "optimizer": skeleton,
+            "sharded": {k: (i, str(v.dtype), list(v.shape)) for k, (i, v) in sharded.items()},
+            "world_size": dist.get_world_size() if dist.is_initialized() else 1,
+        }
+        with open(os.path.join(partial, SHARDED_META), "wb") as f:
+            torch.save(meta, f)
+            f.flush()
+            os.fsync(f.fileno())
+        if os.path.exists(path):
+            shutil.rmtree(previous, ignore_errors=True)
+            os.replace(path, previous)
+        os.replace(partial, path)
+        shutil.rmtree(previous, ignore_errors=True)
+        _fsync_directory(os.path.dirname(os.path.abspath(path)))
+    _barrier()
+
+
+def load_sharded(path: str | os.PathLike, model: nn.Module, opt: Any) -> None:
+    """Resume an FSDP2 model and its optimizer from a ``save_sharded`` directory, in place.
+
+    Every rank calls it, with the model sharded (``fully_shard``) and the optimizer built as
+    for the saved run. The optimizer's identity and settings are checked before any tensor is
+    read. The world size may differ from the saved one: DCP reshards every DTensor.
+    """
+    import torch.distributed.checkpoint as dcp
+
+    path = os.fspath(path)
+    meta_file = os.path.join(path, SHARDED_META)
+    if not os.path.isfile(meta_file):
+        raise FileNotFoundError(
+            f"{path} is not a complete sharded checkpoint ({SHARDED_META} is missing): pass the "
+            "directory that save_sharded wrote; a '.partial' directory is an interrupted save "
+            "and cannot be resumed"
+        )
+    meta = torch.load(meta_file, weights_only=True)
+    skeleton = meta["optimizer"]
+    opt.check_state_dict(skeleton)
+    params = [p for group in opt.param_groups for p in group["params"]]
+    targets = {}
+    for key, (index, dtype, shape) in meta["sharded"].items():
+        like = params[index]
+        if not is_sharded(like):
+            raise ValueError(
+                f"the checkpoint {path} holds sharded optimizer state, but parameter {index} of "
+                "this optimizer is not a DTensor: call fully_shard on the model before building "
+                "the optimizer, as in the saved run, then load_sharded"
+            )
+        from torch.distributed.tensor import empty
+
+        targets[key] = empty(
+            shape,
+            dtype=getattr(torch, dtype.removeprefix("torch.")),
+            device_mesh=like.device_mesh,
+            placements=like.placements,
+        )
+    model_state = model.state_dict()
+    dcp.load({"model": model_state, "optim": targets}, checkpoint_id=path)
+    model.load_state_dict(model_state)
+    opt.load_state_dict(_join_sharded(skeleton, targets))
+
+
+def _split_sharded(state: Any, path: tuple = ()) -> tuple[Any, dict[str, tuple[int, Tensor]]]:
+    """The state with each DTensor replaced by None, and the DTensors by flat key with their
+    parameter index (every sharded entry sits at ``...["state"][index][name]``)."""
+    if isinstance(state, dict):
+        skeleton, sharded = {}, {}
+        for key, value in state.items():
+            skeleton[key], inner = _split_sharded(value, (*path, key))
+            sharded.update(inner)
+        return skeleton, sharded
+    if is_sharded(state):
+        if len(path) < 3 or path[-3] != "state" or not isinstance(path[-2], int):
+            raise ValueError(
+                f"the optimizer state entry {'/'.join(map(str, path))} is a DTensor outside the "
+                "per-parameter state: save_sharded saves sharded tensors kept per parameter only"
+            )
+        return None, {"/".join(map(str, path)): (path[-2], state)}
+    return state, {}
+
+
+def _join_sharded(skeleton: Any, tensors: dict[str, Tensor], path: tuple = ()) -> Any:
+    """The state ``_split_sharded`` took apart, with the loaded DTensors back in place."""
+    key = "/".join(map(str, path))
+    if key in tensors:
+        return tensors[key]
+    if isinstance(skeleton, dict):
+        return {k: _join_sharded(v, tensors, (*path, k)) for k, v in skeleton.items()}
+    return skeleton
+
+
+def _barrier() -> None:
+    """Wait for every rank (nothing to wait for without a process group)."""
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.barrier()
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make a rename in ``directory`` durable (a no-op where directories cannot be opened)."""
+    try:
+        handle = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)

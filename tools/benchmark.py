@@ -9,8 +9,18 @@ import torch
 
 from tasks.evidence.compared import suite_optimizers
 from tools.benchmarking.arguments import json_object
-from tools.benchmarking.cost import PRECISIONS, BenchmarkSettings, run_benchmark
-from tools.benchmarking.cost_report import benchmark_markdown, write_benchmark
+from tools.benchmarking.cost import (
+    PRECISIONS,
+    BenchmarkSettings,
+    run_benchmark,
+    run_sharded_collectives,
+)
+from tools.benchmarking.cost_report import (
+    benchmark_markdown,
+    sharded_markdown,
+    write_benchmark,
+    write_sharded,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -64,6 +74,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="after timing, run more steps with CUDA's sync debug mode set to 'error'",
     )
     parser.add_argument("--sync-check-steps", type=int, help="default: 3 ARSAM windows")
+    parser.add_argument(
+        "--sharded",
+        type=int,
+        metavar="WORLD",
+        help="instead of timing: count the collectives per step under FSDP2 on WORLD gloo CPU "
+        "processes, FSDP's own against the optimizer's",
+    )
     parser.add_argument("--out", default="work_dirs/benchmark", help="output folder")
     return parser.parse_args(argv)
 
@@ -110,10 +127,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         settings = settings_from(args)
-        result = run_benchmark(settings, progress=print_progress)
+        if args.sharded is not None:
+            result = run_sharded_collectives(settings, args.sharded)
+        else:
+            result = run_benchmark(settings, progress=print_progress)
     except (KeyError, TypeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.sharded is not None:
+        markdown, json_path = write_sharded(result, args.out)
+        print(sharded_markdown(result))
+        print(f"written: {markdown}, {json_path}")
+        return 0
     markdown, json_path = write_benchmark(result, args.out)
     print(benchmark_markdown(result))
     print(f"written: {markdown}, {json_path}")

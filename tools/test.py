@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os.path as osp
 import sys
+import tempfile
 import warnings
 from typing import Any
 
 # mmengine imports pkg_resources, which warns on every start; nothing for a user to act on.
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+
+from mmengine.dist import is_main_process  # noqa: E402
 
 from core.training_infra.checkpoint_checks import ALLOW_NONFINITE_KEY  # noqa: E402
 from tools.cli import (  # noqa: E402
@@ -22,8 +26,11 @@ from tools.cli.config import (  # noqa: E402
     METRIC_FILE_SUFFIXES,
     add_dump_metric,
     check_output_file,
+    enable_pose_badcase,
     enable_visualization,
+    imports_classification,
 )
+from tools.cli.errors import UserError  # noqa: E402
 from tools.cli.runs import write_metrics  # noqa: E402
 
 
@@ -49,6 +56,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--wait-time", type=float, default=1.0, help="seconds each --show window stays open"
     )
     parser.add_argument(
+        "--interval", type=int, default=1, help="draw every N-th test sample (default 1: all)"
+    )
+    parser.add_argument(
+        "--badcase",
+        action="store_true",
+        help="analyse the worst predictions: MMPose's BadCaseAnalysisHook on pose configs; on "
+        "classification configs the --badcase-topk worst, drawn into <work dir>/badcase",
+    )
+    parser.add_argument(
+        "--badcase-topk", type=int, default=20, help="classification --badcase: how many (20)"
+    )
+    parser.add_argument(
         "--allow-nonfinite",
         action="store_true",
         help="evaluate a checkpoint whose weights hold inf or NaN (refused otherwise)",
@@ -67,10 +86,33 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         check_output_file(args.out, "--out", METRIC_FILE_SUFFIXES)
     if args.dump is not None:
         add_dump_metric(cfg, args.dump)
-    enable_visualization(cfg, args.show_dir, args.show, args.wait_time)
+    enable_visualization(cfg, args.show_dir, args.show, args.wait_time, args.interval)
     if args.allow_nonfinite:
         cfg[ALLOW_NONFINITE_KEY] = True
-    metrics = test(cfg, args.checkpoint)
+    if args.badcase and not imports_classification(cfg):
+        enable_pose_badcase(cfg, args.show, args.wait_time, args.interval)
+        return _finish(test(cfg, args.checkpoint), args)
+    if not args.badcase:
+        return _finish(test(cfg, args.checkpoint), args)
+    if args.badcase_topk < 1:
+        raise UserError(f"--badcase-topk must be 1 or more, got {args.badcase_topk}.")
+    with tempfile.TemporaryDirectory() as folder:
+        dump = args.dump or osp.join(folder, "predictions.pkl")
+        if args.dump is None:
+            add_dump_metric(cfg, dump)
+        metrics = test(cfg, args.checkpoint)
+        if is_main_process():
+            # imported here: the analysis tools draw headless (Agg), which --show must not get
+            from tools.analysis_tools.analyze_results import write_bad_cases
+            from tools.analysis_tools.class_predictions import read_predictions
+
+            out_dir = osp.join(cfg.work_dir, "badcase")
+            write_bad_cases(cfg, read_predictions(dump), out_dir, args.badcase_topk)
+    return _finish(metrics, args)
+
+
+def _finish(metrics: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """Write --out and print the metrics."""
     if args.out is not None:
         write_metrics(metrics, args.out)
     print(metrics)

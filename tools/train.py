@@ -18,7 +18,12 @@ from tools.cli import (  # noqa: E402
     parse_launch_arguments,
     train,
 )
-from tools.cli.config import disable_validation, enable_auto_scale_lr  # noqa: E402
+from tools.cli.config import (  # noqa: E402
+    disable_validation,
+    enable_auto_scale_lr,
+    enable_visualization,
+)
+from tools.cli.errors import UserError  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,6 +48,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="scale the learning rate by the real batch size / auto_scale_lr.base_batch_size",
     )
+    parser.add_argument(
+        "--show-dir", help="save validation images with their predictions drawn into this folder"
+    )
+    parser.add_argument(
+        "--show", action="store_true", help="show validation predictions in a window"
+    )
+    parser.add_argument(
+        "--interval", type=int, default=1, help="draw every N-th validation batch (default 1)"
+    )
+    parser.add_argument(
+        "--wait-time", type=float, default=1.0, help="seconds each --show window stays open"
+    )
     add_launch_arguments(parser)
     return parse_launch_arguments(parser, argv)
 
@@ -58,6 +75,14 @@ def run(argv: list[str] | None = None) -> Runner | FlexibleRunner:
         cfg_options=args.cfg_options,
         launcher=args.launcher,
     )
+    if args.no_validate and (args.show_dir is not None or args.show):
+        raise UserError(
+            "--show-dir and --show draw the validation predictions during training, and "
+            "--no-validate turns validation off, so there would be nothing to draw. Leave out "
+            "--no-validate, or the drawing flags (draw a checkpoint's test predictions with "
+            "tools/test.py CONFIG CKPT --show-dir DIR)."
+        )
+    enable_visualization(cfg, args.show_dir, args.show, args.wait_time, args.interval)
     if args.no_validate:
         disable_validation(cfg)
     if args.auto_scale_lr:

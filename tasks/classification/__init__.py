@@ -19,6 +19,7 @@ from .models import (
     WideResNet,
     smooth_cross_entropy,
 )
+from .visualization import ClsVisualizationHook
 
 __all__ = [
     "TOP1_KEY",
@@ -27,6 +28,7 @@ __all__ = [
     "CIFAR100Dataset",
     "CifarResNet",
     "ClsDataPreprocessor",
+    "ClsVisualizationHook",
     "Cutout",
     "DigitsDataset",
     "ImageClassifier",

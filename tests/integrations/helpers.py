@@ -91,13 +91,13 @@ def exercised_both_steps(optimizer: ARSAM, steps: int) -> bool:
 
 
 def fit_lightning(module: Any, batches: list[Batch], steps: int, root: Path, **options: Any) -> Any:
-    """Fit ``module`` on ``batches`` (in order) for ``steps`` steps with a quiet CPU Trainer."""
+    """Fit ``module`` on ``batches`` in order for ``steps`` steps; ``options`` override defaults."""
     import lightning
 
     x = torch.cat([inputs for inputs, _ in batches])
     y = torch.cat([labels for _, labels in batches])
     loader = DataLoader(TensorDataset(x, y), batch_size=len(batches[0][1]), shuffle=False)
-    trainer = lightning.Trainer(
+    settings: dict[str, Any] = dict(
         max_steps=steps,
         accelerator="cpu",
         devices=1,
@@ -106,7 +106,7 @@ def fit_lightning(module: Any, batches: list[Batch], steps: int, root: Path, **o
         enable_progress_bar=False,
         enable_model_summary=False,
         default_root_dir=root,
-        **options,
     )
+    trainer = lightning.Trainer(**{**settings, **options})
     trainer.fit(module, loader)
     return trainer

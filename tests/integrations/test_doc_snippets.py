@@ -100,7 +100,7 @@ def closure_reference(
 
 def test_readme_has_the_blocks_this_test_runs() -> None:
     assert len(python_blocks("README.md")) == 4
-    assert len(python_blocks("docs/recipes.md")) == 5
+    assert len(python_blocks("docs/recipes.md")) == 6
 
 
 def test_readme_closure_loop(capsys: pytest.CaptureFixture[str]) -> None:
@@ -304,6 +304,49 @@ def test_recipes_hf_trainer_is_the_closure_step(
     assert_same_model(trainer.model, reference)
 
 
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before")
+def test_recipes_hf_trainer_with_the_stats_callback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import transformers
+
+    from tests.integrations.test_transformers_trainer import examples, tiny_bert
+
+    for name in ("LOCAL_RANK", "RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    recipe = run_block(block("docs/recipes.md", "class ARSAMTrainer(Trainer)"))["ARSAMTrainer"]
+
+    def arguments(folder: str) -> Any:
+        return transformers.TrainingArguments(
+            output_dir=str(tmp_path / folder),
+            max_steps=STEPS,
+            per_device_train_batch_size=4,
+            learning_rate=1e-2,
+            use_cpu=True,
+            report_to=[],
+            save_strategy="no",
+            logging_steps=4,
+            disable_tqdm=True,
+        )
+
+    ns = run_block(
+        block("docs/recipes.md", "add_stats_callback(trainer)"),
+        ARSAMTrainer=recipe,
+        model=tiny_bert(),
+        training_args=arguments("with_callback"),
+        train_dataset=examples(4 * STEPS),
+    )
+    trainer = ns["trainer"]
+    history = [entry for entry in trainer.state.log_history if "loss" in entry]
+    assert [entry["two_pass/steps"] for entry in history] == [4.0, 8.0, 12.0]
+    assert history[-1]["two_pass/sam_fraction"] == trainer.two_pass.stats["sam_fraction"]
+    plain = recipe(model=tiny_bert(), args=arguments("plain"), train_dataset=examples(4 * STEPS))
+    plain.train()
+    assert exercised_both_steps(trainer.two_pass, STEPS)
+    assert trainer.two_pass.stats == plain.two_pass.stats
+    assert_same_model(trainer.model, plain.model)  # the callback only reports
+
+
 def lightning_reference(
     data: list[Batch], autocast_dtype: torch.dtype | None, **settings: float
 ) -> nn.Module:
@@ -365,5 +408,6 @@ def test_recipes_lightning_automatic_is_the_closure_step(
         precision=precision,
     )
     assert ns["trainer"].global_step == STEPS
+    assert any(type(c).__name__ == "TwoPassStatsCallback" for c in ns["trainer"].callbacks)
     autocast = torch.bfloat16 if precision == "bf16-mixed" else None
     assert_same_model(model, lightning_reference(data, autocast))

@@ -8,10 +8,12 @@ import pickle
 from pathlib import Path
 
 import pytest
+from mmengine.config import Config
 
 from tests.pose.helpers import logged_records
 from tests.tools.helpers import DIGITS_CONFIG, SHORT_DIGITS, exit_code, load_script, tool_argv
 from tools.cli.config import enable_visualization, load_config
+from tools.cli.errors import UserError
 
 TRAIN, TEST = load_script("train.py"), load_script("test.py")
 
@@ -96,14 +98,12 @@ def test_out_dump_and_show_dir_on_pose(pose_run: dict, pose_config: Path, tmp_pa
     assert all("keypoints" in p["pred_instances"] for p in predictions)
 
 
-def test_show_dir_on_digits_says_it_is_not_available(
-    digits_run: dict, tmp_path: Path, capsys: pytest.CaptureFixture
-) -> None:
-    checkpoint = digits_run["work_dir"] / "epoch_1.pth"
-    argv = tool_argv(DIGITS_CONFIG, checkpoint, "--show-dir", tmp_path / "shown")
-    assert exit_code(TEST.run, argv) == 2
-    error = capsys.readouterr().err
-    assert "no visualization hook for image classification" in error and "--dump" in error
+def test_show_dir_without_a_visualization_hook_is_one_paragraph(tmp_path: Path) -> None:
+    # a config with no default_hooks.visualization that does not import tasks.classification
+    cfg = Config(dict(default_hooks=dict(), custom_imports=dict(imports=["core.mmengine_adapter"])))
+    with pytest.raises(UserError, match="has neither") as refused:
+        enable_visualization(cfg, str(tmp_path / "shown"), show=False, wait_time=1.0)
+    assert "--dump FILE.pkl" in str(refused.value)
     assert not (tmp_path / "shown").exists()
 
 

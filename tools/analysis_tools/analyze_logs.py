@@ -43,6 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     plot.add_argument("--legend", nargs="+", help="one label per log and key (log-major order)")
     plot.add_argument("--style", help="matplotlib style sheet, e.g. ggplot or seaborn-v0_8")
     plot.add_argument("--out", default="curve.png", help="image file (default curve.png)")
+    plot.add_argument("--backend", help="matplotlib backend, e.g. Agg or pdf (default Agg)")
     timing = tasks.add_parser("cal_train_time", help="average time per training iteration")
     timing.add_argument("logs", nargs="+", help="work dirs, or their <ts>/vis_data/scalars.json")
     timing.add_argument(
@@ -56,6 +57,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def plot_curve(logs: list[str], args: argparse.Namespace) -> str:
     """One figure with every key of every log against iterations; returns the file written."""
     check_figure_path(args.out)
+    if args.backend is not None:
+        try:
+            plt.switch_backend(args.backend)
+        except (ImportError, ValueError) as error:
+            raise UserError(
+                f"--backend {args.backend!r}: matplotlib cannot use it here ({error}). Give a "
+                "backend that writes files, such as Agg, pdf, svg or cairo, or leave --backend out."
+            ) from error
     labels = args.legend or [f"{run_name(log)}_{key}" for log in logs for key in args.keys]
     if len(labels) != len(logs) * len(args.keys):
         raise UserError(

@@ -47,9 +47,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--max-item-per-dataset", type=int, default=50, help="number of samples (default 50)"
     )
     parser.add_argument(
+        "--mode",
+        choices=["original", "transformed"],
+        default="transformed",
+        help="original: the images as loaded, before the pipeline's transforms; transformed: "
+        "after them (default)",
+    )
+    parser.add_argument(
+        "--not-show",
+        action="store_true",
+        help="do not show the images in windows; accepted for MMPose's command lines: this tool "
+        "always saves into --output-dir and never opens a window",
+    )
+    parser.add_argument(
+        "--show-interval", type=float, help="MMPose's seconds per shown window (with --not-show)"
+    )
+    parser.add_argument(
         "--cfg-options", nargs="+", action=DictAction, help="override config entries: key=value"
     )
     return parser.parse_args(argv)
+
+
+def original_pipeline(pipeline: list[dict]) -> list[dict]:
+    """The loading steps and the final packing of ``pipeline``, without its transforms."""
+    loading = [step for step in pipeline if str(step.get("type", "")).startswith("Load")]
+    packing = [step for step in pipeline[-1:] if str(step.get("type", "")).startswith("Pack")]
+    return [*loading, *packing]
 
 
 def build_dataset(section: dict) -> Any:
@@ -58,14 +81,18 @@ def build_dataset(section: dict) -> Any:
         return DATASETS.build(section)
 
 
-def browse_pose(cfg: Config, section: dict, count: int, out_dir: str) -> list[str]:
-    """Draw ``count`` transformed pose samples with MMPose's visualizer; returns the files."""
+def browse_pose(
+    cfg: Config, section: dict, count: int, out_dir: str, original: bool = False
+) -> list[str]:
+    """Draw ``count`` pose samples with MMPose's visualizer; returns the files."""
     import mmcv
     from mmpose.registry import VISUALIZERS
 
     section = copy.deepcopy(section)
+    if original:
+        section["pipeline"] = original_pipeline(section.get("pipeline") or [])
     pipeline = section.get("pipeline") or []
-    if pipeline and pipeline[-1].get("type") == "PackPoseInputs":
+    if not original and pipeline and pipeline[-1].get("type") == "PackPoseInputs":
         pipeline[-1]["pack_transformed"] = True  # keep the keypoints in the transformed image
     dataset = build_dataset(section)
     name = f"browse_dataset_{time.strftime('%H%M%S')}_{next(_VISUALIZER_IDS)}"
@@ -81,7 +108,13 @@ def browse_pose(cfg: Config, section: dict, count: int, out_dir: str) -> list[st
         with warnings.catch_warnings():  # heatmaps are smaller than the image by design
             warnings.filterwarnings("ignore", message="Since the spatial dimensions")
             visualizer.add_datasample(
-                base, image, sample, draw_pred=False, draw_heatmap=True, show=False, out_file=path
+                base,
+                image,
+                sample,
+                draw_pred=False,
+                draw_heatmap=not original,
+                show=False,
+                out_file=path,
             )
         written.append(path)
     return written
@@ -128,13 +161,24 @@ def run(argv: list[str] | None = None) -> list[str]:
         raise UserError(
             f"--max-item-per-dataset must be 1 or more, got {args.max_item_per_dataset}."
         )
+    if args.show_interval is not None and not args.not_show:
+        raise UserError(
+            "--show-interval sets how long MMPose shows each image in a window, and this tool "
+            "shows no windows: it saves the images into --output-dir. Leave --show-interval out "
+            "(or give it with --not-show, as an MMPose command line does) and open the saved "
+            "images."
+        )
     cfg = load_scoped_config(args.config, args.cfg_options)
     section = dataset_section(cfg, args.phase)
+    original = args.mode == "original"
     os.makedirs(args.output_dir, exist_ok=True)
     if cfg.get("default_scope") == "mmpose":
-        written = browse_pose(cfg, section, args.max_item_per_dataset, args.output_dir)
+        written = browse_pose(cfg, section, args.max_item_per_dataset, args.output_dir, original)
     else:
-        grid = osp.join(args.output_dir, f"{args.phase}_samples.png")
+        if original:
+            section = {**section, "pipeline": original_pipeline(section.get("pipeline") or [])}
+        name = f"{args.phase}_original" if original else args.phase
+        grid = osp.join(args.output_dir, f"{name}_samples.png")
         written = browse_images(section, args.max_item_per_dataset, grid)
     print(f"saved {len(written)} image(s) into {args.output_dir}")
     return written

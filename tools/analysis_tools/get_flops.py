@@ -1,6 +1,7 @@
 """FLOPs and parameters of a config's model (MMEngine's get_model_complexity_info).
 
-python tools/analysis_tools/get_flops.py CONFIG [--input-shape [C] H W] [--cfg-options ...]
+python tools/analysis_tools/get_flops.py CONFIG [--input-shape [C] H W] [--device cpu]
+    [-b BATCH_SIZE] [--cfg-options ...]
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--cfg-options", nargs="+", action=DictAction, help="override config entries: key=value"
     )
     parser.add_argument(
+        "--device", default="cpu", help="device the model runs on, e.g. cpu or cuda:0 (cpu)"
+    )
+    parser.add_argument(
+        "--batch-size", "-b", type=int, default=1, help="inputs per forward pass (default 1)"
+    )
+    parser.add_argument(
         "--show-arch-info", "-s", action="store_true", help="also print the model with its costs"
     )
     return parser.parse_args(argv)
@@ -70,15 +77,42 @@ def input_shape_from(shape: list[int] | None, cfg: Config) -> tuple[int, ...]:
         ) from error
 
 
-def complexity(cfg: Config, shape: tuple[int, ...], show_arch: bool) -> dict[str, Any]:
-    """MMEngine's complexity report of the config's model on one random input of ``shape``."""
+def check_device(name: str) -> torch.device:
+    """``--device`` as a torch device; UserError if it is malformed or absent here."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError) as error:
+        raise UserError(f"--device {name!r} is not a device name; give cpu or cuda:0.") from error
+    if device.type == "cuda" and (
+        not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()
+    ):
+        found = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        raise UserError(
+            f"--device {name!r}: this machine has {found} usable CUDA device(s). Count on the "
+            "CPU with --device cpu (the FLOPs do not depend on the device)."
+        )
+    return device
+
+
+def complexity(
+    cfg: Config,
+    shape: tuple[int, ...],
+    show_arch: bool,
+    device: str = "cpu",
+    batch_size: int = 1,
+) -> dict[str, Any]:
+    """MMEngine's complexity report of the config's model on a random batch of ``shape``."""
+    if batch_size < 1:
+        raise UserError(f"--batch-size must be 1 or more, got {batch_size}.")
+    target = check_device(device)
     with config_errors("model"):
         model = MODELS.build(cfg.model)
     if hasattr(model, "_forward"):  # MMPose's estimators: the tensor path without data samples
         model.forward = model._forward
-    model.eval()
+    model.to(target).eval()
+    inputs = (torch.randn(batch_size, *shape, device=target),)
     with torch.no_grad():
-        return get_model_complexity_info(model, input_shape=shape, show_arch=show_arch)
+        return get_model_complexity_info(model, inputs=inputs, show_arch=show_arch)
 
 
 def run(argv: list[str] | None = None) -> dict[str, Any]:
@@ -86,10 +120,10 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     cfg = load_scoped_config(args.config, args.cfg_options)
     shape = input_shape_from(args.input_shape, cfg)
-    result = complexity(cfg, shape, args.show_arch_info)
+    result = complexity(cfg, shape, args.show_arch_info, args.device, args.batch_size)
     line = "=" * 30
     print(
-        f"{line}\nInput shape: {(1, *shape)}\nFlops: {result['flops_str']} "
+        f"{line}\nInput shape: {(args.batch_size, *shape)}\nFlops: {result['flops_str']} "
         f"({result['flops']} multiply-adds)\nParams: {result['params_str']} "
         f"({result['params']})\n{line}"
     )

@@ -387,3 +387,155 @@ def run_benchmark(
         "parameters": sum(p.numel() for p in model.parameters()),
         "rows": rows,
     }
+
+
+# --------------------------------------------------- sharded mode: collectives per step
+# The torch.distributed calls counted; FSDP2 issues all_gather_single / reduce_scatter_single.
+COLLECTIVES = (
+    "all_reduce",
+    "broadcast",
+    "all_gather",
+    "all_gather_into_tensor",
+    "all_gather_single",
+    "reduce_scatter",
+    "reduce_scatter_tensor",
+    "reduce_scatter_single",
+)
+
+
+@contextlib.contextmanager
+def counting_collectives(tally: dict[str, list[int]], owner: list[str]) -> Any:
+    """Count each torch.distributed collective as ``tally[owner[0]] += [calls, bytes]``.
+
+    A call's bytes are those of its largest tensor (the gathered output of an all-gather,
+    the input of a reduce-scatter, the tensor of an all-reduce or broadcast).
+    """
+    import torch.distributed as dist
+
+    originals = {name: getattr(dist, name) for name in COLLECTIVES if hasattr(dist, name)}
+
+    def counted(original: Callable) -> Callable:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
+            for a in (*args, *kwargs.values()):
+                if isinstance(a, list | tuple):
+                    tensors += [t for t in a if isinstance(t, Tensor)]
+            size = max((t.numel() * t.element_size() for t in tensors), default=0)
+            entry = tally.setdefault(owner[0], [0, 0])
+            entry[0] += 1
+            entry[1] += size
+            return original(*args, **kwargs)
+
+        return call
+
+    for name, original in originals.items():
+        setattr(dist, name, counted(original))
+    try:
+        yield tally
+    finally:
+        for name, original in originals.items():
+            setattr(dist, name, original)
+
+
+def shard_model(model: nn.Module) -> nn.Module:
+    """``model`` under FSDP2: each top-level child with parameters, then the whole model."""
+    from torch.distributed.fsdp import fully_shard
+
+    for child in model.children():
+        if any(True for _ in child.parameters()):
+            fully_shard(child)
+    return fully_shard(model)
+
+
+def sharded_collectives(settings: BenchmarkSettings) -> list[dict[str, Any]]:
+    """Per optimizer: FSDP2's collectives per step (both passes) and the optimizer's own.
+
+    Runs in a process of an initialised (gloo) group, on the CPU. The closure's forward and
+    backward are FSDP's (all-gathers, reduce-scatters); what the step issues outside them
+    (norm all-reduces, ARSAM's quota broadcast) is the optimizer's.
+    """
+    batches = make_batches(settings, torch.device("cpu"))
+    return [_collectives_of(name, settings, batches) for name in check_names(settings.optimizers)]
+
+
+def _collectives_of(
+    name: str, settings: BenchmarkSettings, batches: list[tuple[Tensor, Tensor]]
+) -> dict[str, Any]:
+    """One optimizer's row of ``sharded_collectives``."""
+    model = shard_model(build_model(settings))
+    optimizer, _ = build_contestant_optimizer(
+        name, settings, model.parameters(), settings.warmup + settings.steps
+    )
+    tally: dict[str, list[int]] = {}
+    owner, batch = ["warm-up"], [batches[0]]
+
+    def closure() -> Tensor:
+        measuring = owner[0] != "warm-up"
+        owner[0] = "fsdp" if measuring else owner[0]
+        optimizer.zero_grad(set_to_none=True)
+        x, y = batch[0]
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        owner[0] = "optimizer" if measuring else owner[0]
+        return loss
+
+    with counting_collectives(tally, owner):
+        for step in range(settings.warmup + settings.steps):
+            batch[0] = batches[step % len(batches)]
+            owner[0] = "warm-up" if step < settings.warmup else "optimizer"
+            if is_two_pass(name):
+                optimizer.step(closure)
+            else:
+                closure()
+                optimizer.step()
+    steps = max(1, settings.steps)
+    fsdp, own = tally.get("fsdp", [0, 0]), tally.get("optimizer", [0, 0])
+    return {
+        "optimizer": name,
+        "fsdp_calls": fsdp[0] / steps,
+        "fsdp_mib": fsdp[1] / steps / 2**20,
+        "optimizer_calls": own[0] / steps,
+        "optimizer_bytes": own[1] / steps,
+    }
+
+
+def _sharded_worker(
+    rank: int, world: int, port: int, settings: BenchmarkSettings, out: str
+) -> None:
+    """One gloo rank of ``run_sharded_collectives``; rank 0 saves the rows to ``out``."""
+    import os
+    from datetime import timedelta
+
+    import torch.distributed as dist
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world, timeout=timedelta(seconds=120))
+    try:
+        rows = sharded_collectives(settings)
+        if rank == 0:
+            torch.save(rows, out)
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def run_sharded_collectives(settings: BenchmarkSettings, world: int) -> dict[str, Any]:
+    """Count the collectives per step on ``world`` gloo CPU processes under FSDP2."""
+    import os
+    import socket
+    import tempfile
+
+    import torch.multiprocessing as mp
+
+    if world < 2:
+        raise ValueError(f"--sharded needs at least 2 processes to shard over, got {world}")
+    check_names(settings.optimizers)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with tempfile.TemporaryDirectory() as folder:
+        out = os.path.join(folder, "rows.pt")
+        mp.spawn(_sharded_worker, args=(world, port, settings, out), nprocs=world)
+        rows = torch.load(out, weights_only=True)
+    return {"settings": asdict(settings), "world_size": world, "rows": rows}

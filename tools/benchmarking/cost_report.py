@@ -71,3 +71,37 @@ def benchmark_markdown(result: dict[str, Any]) -> str:
 def write_benchmark(result: dict[str, Any], out_dir: str) -> tuple[str, str]:
     """Write ``benchmark.md`` and ``benchmark.json`` into ``out_dir``; returns their paths."""
     return write_markdown_and_json(out_dir, "benchmark", benchmark_markdown(result), result)
+
+
+SHARDED_COLUMNS = [
+    column("optimizer", "optimizer"),
+    column("FSDP collectives / step", "fsdp_calls", fixed(1)),
+    column("FSDP MiB / step", "fsdp_mib", fixed(3)),
+    column("optimizer collectives / step", "optimizer_calls", fixed(1)),
+    column("optimizer bytes / step", "optimizer_bytes", fixed(0)),
+]
+
+
+def sharded_markdown(result: dict[str, Any]) -> str:
+    """The collectives per step under FSDP2: FSDP's own (both passes) and the optimizer's."""
+    settings = result["settings"]
+    kwargs = settings["model_kwargs"] or {}
+    model = settings["model"] + (f" {kwargs}" if kwargs else "")
+    lines = [
+        "# Collectives per step under FSDP2",
+        "",
+        f"- model: {model}, batch {settings['batch_size']} per process, "
+        f"{result['world_size']} gloo CPU processes, fully_shard on each top-level child",
+        f"- mean of {settings['steps']} steps after {settings['warmup']} warm-up steps",
+        "- FSDP: the all-gathers and reduce-scatters of the forward and backward passes (a SAM "
+        "step runs two); optimizer: what the step issues besides (norm all-reduces, ARSAM's "
+        "quota broadcast); bytes: each collective's largest tensor",
+        "",
+        markdown_table(SHARDED_COLUMNS, result["rows"]),
+    ]
+    return "\n".join(lines)
+
+
+def write_sharded(result: dict[str, Any], out_dir: str) -> tuple[str, str]:
+    """Write ``sharded_collectives.md`` and ``.json`` into ``out_dir``; returns their paths."""
+    return write_markdown_and_json(out_dir, "sharded_collectives", sharded_markdown(result), result)

@@ -202,20 +202,38 @@ def enable_auto_scale_lr(cfg: Config) -> None:
     settings.enable = True
 
 
-def enable_visualization(cfg: Config, show_dir: str | None, show: bool, wait_time: float) -> None:
-    """Draw test predictions with the config's visualization hook (``--show-dir``, ``--show``)."""
+def enable_visualization(
+    cfg: Config,
+    show_dir: str | None,
+    show: bool,
+    wait_time: float,
+    interval: int | None = None,
+) -> None:
+    """Draw predictions with the config's visualization hook (``--show-dir``, ``--show``).
+
+    Classification configs without one get ``ClsVisualizationHook`` (tasks.classification).
+    """
+    if interval is not None and interval < 1:
+        raise UserError(f"--interval must be 1 or more (draw every N-th sample), got {interval}.")
     if show_dir is None and not show:
         return
     flags = " and ".join(f for f, given in (("--show-dir", show_dir), ("--show", show)) if given)
-    hook = (cfg.get("default_hooks") or {}).get("visualization")
+    hooks = cfg.get("default_hooks")
+    hook = (hooks or {}).get("visualization")
+    if not isinstance(hook, dict) and imports_classification(cfg):
+        hook = dict(type="ClsVisualizationHook")
+        if hooks is None:
+            cfg.default_hooks = dict(visualization=hook)
+        else:
+            hooks["visualization"] = hook
+        hook = cfg.default_hooks.visualization
     if not isinstance(hook, dict):
         raise UserError(
             f"{flags} draws the predictions with the config's visualization hook "
-            "(default_hooks.visualization, MMPose's PoseVisualizationHook in the pose configs), "
-            "and this config has none: MMEngine provides no visualization hook for image "
-            "classification, so classification and quantization configs cannot draw their "
-            f"predictions. Leave {flags} out; to inspect the predictions, save them with "
-            "--dump FILE.pkl."
+            "(default_hooks.visualization: MMPose's PoseVisualizationHook in the pose configs, "
+            "ClsVisualizationHook for configs that import tasks.classification), and this "
+            "config has neither. Add default_hooks.visualization to the config, or leave "
+            f"{flags} out and save the predictions with --dump FILE.pkl."
         )
     if show and not _has_display():
         raise UserError(
@@ -226,8 +244,43 @@ def enable_visualization(cfg: Config, show_dir: str | None, show: bool, wait_tim
     hook.show = show
     if show:
         hook.wait_time = wait_time
+    if interval is not None:
+        hook.interval = interval
     # absolute: MMPose's hook joins a relative folder to the work dir on every test batch
     hook.out_dir = osp.abspath(show_dir) if show_dir is not None else None
+
+
+def imports_classification(cfg: Config) -> bool:
+    """Whether the config imports tasks.classification (its models give class predictions)."""
+    imports = (cfg.get("custom_imports") or {}).get("imports") or []
+    return "tasks.classification" in ([imports] if isinstance(imports, str) else imports)
+
+
+def enable_pose_badcase(cfg: Config, show: bool, wait_time: float, interval: int) -> None:
+    """Turn on the config's BadCaseAnalysisHook (MMPose's ``--badcase``)."""
+    hook = (cfg.get("default_hooks") or {}).get("badcase")
+    if not isinstance(hook, dict):
+        raise UserError(
+            "--badcase on this config needs default_hooks.badcase (MMPose's "
+            "BadCaseAnalysisHook, as MMPose's default runtime sets it) and this config has none. "
+            "Add badcase=dict(type='BadCaseAnalysisHook', out_dir='badcase', metric_type='loss', "
+            "badcase_thr=5) to default_hooks, or leave --badcase out."
+        )
+    metric_type = hook.get("metric_type", "loss")
+    if metric_type not in ("loss", "accuracy"):
+        raise UserError(
+            f"default_hooks.badcase.metric_type is {metric_type!r}; MMPose's "
+            "BadCaseAnalysisHook ranks by 'loss' or 'accuracy'. Set one of them."
+        )
+    if metric_type == "loss" and not hook.get("metric"):
+        head = (cfg.get("model") or {}).get("head") or {}
+        if head.get("loss") is not None:
+            hook.metric = head["loss"]
+    hook.enable = True
+    hook.show = show
+    if show:
+        hook.wait_time = wait_time
+    hook.interval = interval
 
 
 def add_dump_metric(cfg: Config, path: str) -> None:
