@@ -26,6 +26,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .durable_files import fsync_directory
+
 
 def is_sharded(tensor: Tensor) -> bool:
     """Whether ``tensor`` is a DTensor (a parameter, gradient or buffer of an FSDP2 model)."""
@@ -128,7 +130,7 @@ def save_sharded(path: str | os.PathLike, model: nn.Module, opt: Any) -> None:
             os.replace(path, previous)
         os.replace(partial, path)
         shutil.rmtree(previous, ignore_errors=True)
-        _fsync_directory(os.path.dirname(os.path.abspath(path)))
+        fsync_directory(os.path.dirname(os.path.abspath(path)))
     _barrier()
 
 
@@ -211,17 +213,3 @@ def _barrier() -> None:
 
     if dist.is_initialized():
         dist.barrier()
-
-
-def _fsync_directory(directory: str) -> None:
-    """Make a rename in ``directory`` durable (a no-op where directories cannot be opened)."""
-    try:
-        handle = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)

@@ -28,6 +28,8 @@ import torch
 from mmengine.fileio.backends import LocalBackend, register_backend
 from mmengine.logging.history_buffer import HistoryBuffer
 
+from ..durable_files import fsync_directory
+
 PARTIAL_PREFIX = ".partial-"
 
 
@@ -65,21 +67,7 @@ def write_atomically(data: bytes, filepath: str | Path) -> None:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory: str) -> None:
-    """Make a rename in ``directory`` durable (a no-op where directories cannot be opened)."""
-    try:
-        handle = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)
+    fsync_directory(directory)
 
 
 def remove_partial_files(directory: str | Path) -> list[str]:
