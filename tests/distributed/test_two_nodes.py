@@ -35,18 +35,44 @@ def start_node(node_rank: int, port: int, work: str) -> subprocess.Popen:
     )
 
 
-def test_two_nodes_take_the_same_sam_decisions_and_end_with_the_same_weights(tmp_path) -> None:
-    work, port = str(tmp_path / "work"), free_port()
+def run_two_nodes(work: str, timeout: float) -> tuple[list[int], list[str]]:
+    """Start both nodes on a fresh port; their exit codes (-9: killed at the timeout) and stderr."""
+    port = free_port()
     nodes = [start_node(0, port, work), start_node(1, port, work)]
+    errors = ["", ""]
     try:
-        errors = [node.communicate(timeout=240)[1] for node in nodes]
+        for index, node in enumerate(nodes):
+            errors[index] = node.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        pass
     finally:
-        for node in nodes:
+        for index, node in enumerate(nodes):
             if node.poll() is None:
                 node.kill()
-    assert [node.returncode for node in nodes] == [0, 0], "\n".join(e[-3000:] for e in errors)
-    rank0 = torch.load(tmp_path / "work" / "rank0.pt", weights_only=True)
-    rank1 = torch.load(tmp_path / "work" / "rank1.pt", weights_only=True)
+                errors[index] += node.communicate()[1] or ""
+    return [node.returncode for node in nodes], errors
+
+
+def test_two_nodes_take_the_same_sam_decisions_and_end_with_the_same_weights(tmp_path) -> None:
+    # The run takes about 10 s. Now and then (about one full suite in seven here) the two
+    # launchers hang without a word; the cause is not identified (a port taken between
+    # free_port() and the launch is the suspect). Such an attempt is killed after 120 s and
+    # repeated once on a new port; if that fails too, both attempts' stderr are shown.
+    failures = []
+    for attempt in range(2):
+        work = str(tmp_path / f"work{attempt}")
+        codes, errors = run_two_nodes(work, timeout=120)
+        if codes == [0, 0]:
+            break
+        failures.append(
+            f"attempt {attempt + 1}: exit codes {codes}\n" + "\n".join(e[-3000:] for e in errors)
+        )
+        timed_out = any("Traceback" not in e and "error:" not in e for e in errors)
+        if not timed_out:
+            break
+    assert codes == [0, 0], "\n\n".join(failures)
+    rank0 = torch.load(os.path.join(work, "rank0.pt"), weights_only=True)
+    rank1 = torch.load(os.path.join(work, "rank1.pt"), weights_only=True)
     for record in (rank0, rank1):
         assert record["world_size"] == 2 and record["backend"] == "gloo"
         assert record["wrapper"] == "CPUDistributedDataParallel"
