@@ -43,6 +43,9 @@ def main(config: str, work_dir: str, out_dir: str, schedule: str = "paper") -> N
         "schedule": runner.optim_wrapper.optimizer.schedule.name,
     }
     torch.save(record, f"{out_dir}/rank{dist.get_rank()}.pt")
+    # leave together: a rank that exits while gloo's threads still serve the other can abort
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 if __name__ == "__main__":
