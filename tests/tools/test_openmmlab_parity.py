@@ -5,6 +5,7 @@ and the classification confusion matrix and result analysis (digits, one short e
 from __future__ import annotations
 
 import json
+import os
 import pickle
 from pathlib import Path
 
@@ -166,9 +167,27 @@ def test_confusion_matrix_from_a_checkpoint(digits_run: dict, digits_dump: Path,
 
 def test_confusion_matrix_refuses_a_file_without_predictions(tmp_path: Path, capsys) -> None:
     dump = tmp_path / "metrics.pkl"
-    dump.write_bytes(pickle.dumps({"accuracy/top1": 90.0}))
+    dump.write_bytes(pickle.dumps({"accuracy/top1": 90.0}, protocol=2))  # as mmengine.dump
     assert exit_code(confusion_matrix.run, [str(DIGITS_CONFIG), str(dump)]) == 2
     assert "holds no classification predictions" in capsys.readouterr().err
+
+
+class _Payload:
+    """Unpickling this creates ``marker``: what a hostile predictions file would do."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_predictions_file_that_would_run_code_is_refused(tmp_path: Path, capsys) -> None:
+    dump, marker = tmp_path / "hostile.pkl", tmp_path / "ran"
+    dump.write_bytes(pickle.dumps([_Payload(marker)], protocol=2))
+    assert exit_code(confusion_matrix.run, [str(DIGITS_CONFIG), str(dump)]) == 2
+    assert not marker.exists()
+    assert "reads safely" in capsys.readouterr().err
 
 
 def test_analyze_results_draws_the_topk_worst(digits_dump: Path, tmp_path: Path) -> None:

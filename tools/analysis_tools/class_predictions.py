@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os.path as osp
 import pickle
 import tempfile
 from typing import Any
 
 import torch
+import torch._weights_only_unpickler as weights_only_unpickler
 from mmengine.config import Config
 
 from tools.analysis_tools.tool_config import dataset_section
@@ -16,14 +18,26 @@ from tools.cli.errors import UserError, config_errors
 from tools.cli.runs import test
 
 
+def _tensor_bytes(data: bytes) -> Any:
+    """A tensor storage inside a pickled dump, read weights-only."""
+    return torch.load(io.BytesIO(data), weights_only=True)
+
+
 def read_predictions(path: str) -> list[dict[str, Any]]:
     """The predictions ``tools/test.py --dump`` pickled to ``path``."""
     if not osp.isfile(path):
         raise UserError(
             f"predictions file {path!r} not found; write one with tools/test.py --dump FILE.pkl."
         )
-    with open(path, "rb") as file:
-        predictions = pickle.load(file)
+    try:  # torch's weights-only unpickler: a pickle that would run code is refused
+        storages = [(_tensor_bytes, "torch.storage._load_from_bytes")]
+        with torch.serialization.safe_globals(storages), open(path, "rb") as file:
+            predictions = weights_only_unpickler.load(file, encoding="ASCII")
+    except (pickle.UnpicklingError, EOFError, ValueError) as error:
+        raise UserError(
+            f"{path!r} is not a predictions file this tool reads safely ({error}). Give the "
+            "--dump file that tools/test.py wrote for a classification config."
+        ) from None
     if (
         not isinstance(predictions, list)
         or not predictions
