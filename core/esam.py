@@ -251,13 +251,7 @@ class ESAM(TwoPassOptimizer):
             pending.undo.append(self._undo_for(scaled, moved, moved_grads, norm, e, checked))
             torch._foreach_add_(moved, e)
             del e
-        for _, params in groups:
-            for p in params:
-                p.grad = None
-        for frozen in self._statistics.frozen:
-            pending.frozen.enter_context(frozen())
-        self._pending = pending
-        return True
+        return self._await_second_pass(groups, pending)
 
 
 class _DataSelection:

@@ -387,6 +387,10 @@ class TwoPassOptimizer(torch.optim.Optimizer):
             pending.undo.append(self._undo_for(group, params, grads, norm, e, exact=checked))
             torch._foreach_add_(params, e)
             del e
+        return self._await_second_pass(groups, pending)
+
+    def _await_second_pass(self, groups: list, pending: Any) -> bool:
+        """Clear the first pass's gradients, freeze the statistics and hold the pending step."""
         for _, params in groups:
             for p in params:
                 p.grad = None

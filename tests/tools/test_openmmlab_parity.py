@@ -19,6 +19,7 @@ from tools.analysis_tools import (
     confusion_matrix,
     get_flops,
 )
+from tools.analysis_tools.class_predictions import read_predictions
 from tools.cli.config import enable_pose_badcase, load_config
 
 TRAIN, TEST = load_script("train.py"), load_script("test.py")
@@ -148,7 +149,7 @@ def test_confusion_matrix_from_a_dump(digits_dump: Path, tmp_path: Path) -> None
     figure, out = tmp_path / "matrix.png", tmp_path / "matrix.json"
     argv = [str(DIGITS_CONFIG), str(digits_dump), "--show-path", str(figure), "--out", str(out)]
     matrix = confusion_matrix.run([*argv, "--include-values"])
-    predictions = pickle.loads(digits_dump.read_bytes())
+    predictions = read_predictions(str(digits_dump))
     right = sum(p["pred_label"] == p["gt_label"] for p in predictions)
     assert matrix.shape == (10, 10) and int(matrix.sum()) == 450 and int(matrix.trace()) == right
     assert json.loads(out.read_text())["matrix"] == matrix.tolist()
