@@ -17,7 +17,6 @@ from .models import (
     ImageClassifier,
     PyramidNet,
     WideResNet,
-    smooth_cross_entropy,
 )
 from .visualization import ClsVisualizationHook
 
@@ -38,5 +37,4 @@ __all__ = [
     "RandomPadCrop",
     "WideResNet",
     "make_fake_cifar",
-    "smooth_cross_entropy",
 ]

@@ -1,4 +1,4 @@
-"""Top-k accuracy over the per-sample predictions of ``ImageClassifier``."""
+"""Top-k accuracy over the per-sample predictions of ``ImageClassifier``, by torchmetrics."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.registry import METRICS
+from torchmetrics.functional.classification import multiclass_accuracy
 
 TOP1_KEY = "accuracy/top1"
 
@@ -30,14 +31,20 @@ class Accuracy(BaseMetric):
             raise ValueError(f"topk must hold positive integers, got {topk!r}")
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
-        """Record, per sample, whether the label is within each top-k."""
+        """Keep each sample's scores and label (one result per sample, as MMEngine gathers them)."""
         for sample in data_samples:
-            scores = torch.as_tensor(sample["scores"])
-            label = int(sample["gt_label"])
-            ranked = scores.argsort(descending=True).tolist()
-            self.results.append([label in ranked[:k] for k in self.topk])
+            scores = torch.as_tensor(sample["scores"], dtype=torch.float32)
+            self.results.append((scores, int(sample["gt_label"])))
 
     def compute_metrics(self, results: list) -> dict[str, float]:
         """Percentage of samples whose label is within each top-k."""
-        hits = torch.tensor(results, dtype=torch.float64).reshape(-1, len(self.topk))
-        return {f"top{k}": float(hits[:, i].mean() * 100) for i, k in enumerate(self.topk)}
+        scores = torch.stack([scores for scores, _ in results])
+        labels = torch.tensor([label for _, label in results])
+        classes = scores.shape[1]
+        return {
+            f"top{k}": 100
+            * float(
+                multiclass_accuracy(scores, labels, classes, top_k=min(k, classes), average="micro")
+            )
+            for k in self.topk
+        }

@@ -77,7 +77,7 @@ def test_missing_cifar_names_directory_and_download(tmp_path, dataset_type, fold
 
 def test_cutout_fills_a_square_of_at_most_size():
     cutout = TRANSFORMS.build(dict(type="Cutout", size=16))
-    np.random.seed(0)
+    torch.manual_seed(0)
     full_squares = 0
     for _ in range(50):
         img = cutout({"img": np.full((40, 40, 3), 7, dtype=np.uint8)})["img"]
@@ -87,11 +87,11 @@ def test_cutout_fills_a_square_of_at_most_size():
         width = zero_cols.max() - zero_cols.min() + 1
         assert height <= 16 and width <= 16 and zero_rows.size == height * width
         full_squares += (height, width) == (16, 16)
-    assert full_squares > 0
+    assert 0 < full_squares < 50  # centred anywhere: clipped at the borders now and then
 
 
 def test_cutout_fill_per_channel():
-    np.random.seed(1)
+    torch.manual_seed(1)
     cutout = TRANSFORMS.build(dict(type="Cutout", size=16, fill=[125.3, 123.0, 113.9]))
     img = cutout({"img": np.zeros((32, 32, 3), dtype=np.uint8)})["img"]
     filled = img[(img != 0).any(axis=2)]
@@ -101,7 +101,7 @@ def test_cutout_fill_per_channel():
 def test_random_pad_crop_and_flip():
     img = np.arange(32 * 32 * 3, dtype=np.int64).reshape(32, 32, 3)
     crop = TRANSFORMS.build(dict(type="RandomPadCrop", size=32, padding=4))
-    np.random.seed(0)
+    torch.manual_seed(0)
     for _ in range(10):
         out = crop({"img": img})["img"]
         assert out.shape == (32, 32, 3)

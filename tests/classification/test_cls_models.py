@@ -7,7 +7,7 @@ import torch
 from mmengine.registry import METRICS, MODELS
 
 import tasks.classification  # noqa: F401
-from tasks.classification import TOP1_KEY, smooth_cross_entropy
+from tasks.classification import TOP1_KEY
 
 
 def _count_on_meta(cfg: dict) -> int:
@@ -53,23 +53,30 @@ def test_pyramidnet_widens_additively_with_zero_padded_shortcut():
     assert all(conv.kernel_size == (3, 3) for conv in convs)
 
 
-def test_smooth_cross_entropy_matches_hand_computation():
-    logits = torch.tensor([[2.0, 0.5, -1.0], [0.0, 1.0, 3.0]])
-    labels = torch.tensor([0, 1])
-    smoothing = 0.1
-    expected = 0.0
+def _smoothed_cross_entropy_by_hand(logits: torch.Tensor, labels: torch.Tensor, smoothing: float):
+    total = 0.0
     for row, label in zip(logits.tolist(), labels.tolist(), strict=True):
         log_z = math.log(sum(math.exp(v) for v in row))
-        log_p = [v - log_z for v in row]
-        target = [smoothing / 3 + (1 - smoothing) * (i == label) for i in range(3)]
-        expected += -sum(t * lp for t, lp in zip(target, log_p, strict=True)) / 2
-    loss = smooth_cross_entropy(logits, labels, smoothing)
-    assert loss.item() == pytest.approx(expected, rel=1e-6)
-    reference = torch.nn.functional.cross_entropy(logits, labels, label_smoothing=smoothing)
-    assert loss.item() == pytest.approx(reference.item(), rel=1e-6)
-    assert smooth_cross_entropy(logits, labels, 0.0).item() == pytest.approx(
-        torch.nn.functional.cross_entropy(logits, labels).item(), rel=1e-6
-    )
+        target = [smoothing / len(row) + (1 - smoothing) * (i == label) for i in range(len(row))]
+        total -= sum(t * (v - log_z) for t, v in zip(target, row, strict=True))
+    return total / len(labels)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.3])
+def test_classifier_loss_is_label_smoothed_cross_entropy(smoothing):
+    torch.manual_seed(0)
+    model = _classifier(smoothing)
+    inputs, labels = torch.randn(3, 3, 32, 32), torch.tensor([0, 4, 9])
+    logits = model(inputs, mode="tensor")
+    loss = model(inputs, labels, mode="loss")["loss"]
+    expected = _smoothed_cross_entropy_by_hand(logits, labels, smoothing)
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_classifier_refuses_a_smoothing_outside_0_1():
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\), got 1.0") as error:
+        _classifier(1.0)
+    assert "model.label_smoothing" in str(error.value) and "\n" not in str(error.value)
 
 
 def _classifier(smoothing: float = 0.1):
@@ -95,7 +102,8 @@ def test_image_classifier_modes_and_preprocessor():
     logits = model(batch["inputs"], mode="tensor")
     assert logits.shape == (4, 10)
     loss = model(**batch, mode="loss")["loss"]
-    assert loss.item() == pytest.approx(smooth_cross_entropy(logits, batch["labels"]).item())
+    expected = _smoothed_cross_entropy_by_hand(logits, batch["labels"], 0.1)
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
     predictions = model(**batch, mode="predict")
     assert [p["gt_label"] for p in predictions] == [1, 2, 3, 4]
     assert [p["pred_label"] for p in predictions] == logits.argmax(1).tolist()
@@ -125,3 +133,16 @@ def test_accuracy_metric_reports_top1_and_top5():
     assert TOP1_KEY == "accuracy/top1"
     assert results[TOP1_KEY] == pytest.approx(100 * 6 / 8)
     assert results["accuracy/top5"] == pytest.approx(100.0)
+
+
+def test_accuracy_metric_matches_a_count_and_caps_k_at_the_classes():
+    torch.manual_seed(0)
+    scores, labels = torch.randn(50, 10), torch.randint(0, 10, (50,))
+    metric = METRICS.build(dict(type="Accuracy", topk=(3, 1, 20)))
+    metric.process({}, [{"scores": s, "gt_label": int(y)} for s, y in zip(scores, labels)])
+    results = metric.evaluate(50)
+    ranked = scores.argsort(dim=1, descending=True)
+    for k in (1, 3):
+        hits = sum(int(y) in ranked[i, :k].tolist() for i, y in enumerate(labels))
+        assert results[f"accuracy/top{k}"] == pytest.approx(100 * hits / 50)
+    assert results["accuracy/top20"] == pytest.approx(100.0)

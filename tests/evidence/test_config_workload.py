@@ -113,7 +113,8 @@ def test_train_tool_trains_what_train_one_trains(
     # the last step's learning rate, and the test accuracy of the final evaluation
     assert optimizer.param_groups[0]["lr"] == trainer.cosine_lr(WORKLOAD.lr, STEPS - 1, STEPS)
     accuracy = runner.message_hub.get_scalar("val/accuracy/top1").current()
-    assert accuracy == pytest.approx(100 * record["accuracy"], abs=1e-9)
+    # the same correct count: torchmetrics gives the share in float32 (1 in 1e7 of it)
+    assert accuracy == pytest.approx(100 * record["accuracy"], rel=1e-6)
 
 
 def optimizer_settings(optimizer: torch.optim.Optimizer) -> dict[str, Any]:

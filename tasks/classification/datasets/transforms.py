@@ -1,13 +1,31 @@
-"""Per-image augmentations on ``results['img']`` (an HxWxC uint8 array) and the final packing."""
+"""Per-image augmentations on ``results['img']`` (an HxWxC uint8 array) and the final packing.
+
+The crop and the flip are torchvision's ``transforms.v2`` under the names the configs use.
+Cutout stays a small sampler of its own: ``v2.RandomErasing`` keeps the square inside the
+image (25% of a 32x32 image erased every time), while Cutout centres it anywhere and clips
+it at the borders (19% erased on average); the erasing itself is torchvision's.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from mmengine.registry import TRANSFORMS
+from torch import Tensor
+from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as TF
+
+
+def _apply_to_image(results: dict[str, Any], transform: Callable[[Tensor], Tensor]) -> None:
+    """results['img'] := transform of it, seen as a CxHxW tensor (a 2-D image as one channel)."""
+    img = np.asarray(results["img"])
+    flat = img.ndim == 2
+    hwc = torch.from_numpy(np.ascontiguousarray(img[:, :, None] if flat else img))
+    out = transform(hwc.permute(2, 0, 1)).permute(1, 2, 0).numpy()
+    results["img"] = out[:, :, 0] if flat else out
 
 
 @TRANSFORMS.register_module()
@@ -17,15 +35,11 @@ class RandomPadCrop:
     def __init__(self, size: int = 32, padding: int = 4) -> None:
         self.size = size
         self.padding = padding
+        self.transform = v2.RandomCrop(size, padding=padding, fill=0)
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
         """Apply the crop."""
-        img = results["img"]
-        p = self.padding
-        padded = np.pad(img, ((p, p), (p, p), (0, 0)))
-        top = np.random.randint(0, padded.shape[0] - self.size + 1)
-        left = np.random.randint(0, padded.shape[1] - self.size + 1)
-        results["img"] = padded[top : top + self.size, left : left + self.size]
+        _apply_to_image(results, self.transform)
         return results
 
 
@@ -35,11 +49,11 @@ class RandomHorizontalFlip:
 
     def __init__(self, prob: float = 0.5) -> None:
         self.prob = prob
+        self.transform = v2.RandomHorizontalFlip(p=prob)
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
         """Apply the flip."""
-        if np.random.rand() < self.prob:
-            results["img"] = results["img"][:, ::-1]
+        _apply_to_image(results, self.transform)
         return results
 
 
@@ -57,15 +71,18 @@ class Cutout:
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
         """Apply the cutout."""
-        img = np.array(results["img"], copy=True)
-        height, width = img.shape[:2]
-        cy, cx = np.random.randint(height), np.random.randint(width)
-        top, bottom = max(cy - self.size // 2, 0), min(cy - self.size // 2 + self.size, height)
-        left, right = max(cx - self.size // 2, 0), min(cx - self.size // 2 + self.size, width)
-        fill = np.asarray(self.fill, dtype=np.float64).round().astype(img.dtype)
-        img[top:bottom, left:right] = fill
-        results["img"] = img
+        _apply_to_image(results, self._erase)
         return results
+
+    def _erase(self, img: Tensor) -> Tensor:
+        """``img`` (CxHxW) with the sampled square filled."""
+        height, width = img.shape[-2:]
+        cy, cx = torch.randint(height, ()).item(), torch.randint(width, ()).item()
+        top, left = max(cy - self.size // 2, 0), max(cx - self.size // 2, 0)
+        bottom = min(cy - self.size // 2 + self.size, height)
+        right = min(cx - self.size // 2 + self.size, width)
+        fill = torch.as_tensor(self.fill, dtype=torch.float64).round().to(img.dtype)
+        return TF.erase(img, top, left, bottom - top, right - left, fill.reshape(-1, 1, 1))
 
 
 @TRANSFORMS.register_module()

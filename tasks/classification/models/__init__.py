@@ -4,7 +4,6 @@ from .cifar_resnet import CifarResNet
 from .data_preprocessor import ClsDataPreprocessor
 from .image_classifier import ImageClassifier
 from .pyramidnet import PyramidNet
-from .smooth_cross_entropy import smooth_cross_entropy
 from .wide_resnet import WideResNet
 
 __all__ = [
@@ -13,5 +12,4 @@ __all__ = [
     "ImageClassifier",
     "PyramidNet",
     "WideResNet",
-    "smooth_cross_entropy",
 ]
