@@ -102,36 +102,14 @@ def save_sharded(path: str | os.PathLike, model: nn.Module, opt: Any) -> None:
     rank has finished, so an interrupted save leaves the previous checkpoint in place.
     """
     import torch.distributed as dist
-    import torch.distributed.checkpoint as dcp
 
-    path = os.fspath(path)
-    partial, previous = f"{path}.partial", f"{path}.previous"
-    rank = dist.get_rank() if dist.is_initialized() else 0
-    if rank == 0:
-        shutil.rmtree(partial, ignore_errors=True)
-    _barrier()
-    skeleton, sharded = _split_sharded(opt.state_dict())
-    dcp.save(
-        {"model": model.state_dict(), "optim": {k: v for k, (_, v) in sharded.items()}},
-        storage_writer=dcp.FileSystemWriter(partial),
-    )
-    if rank == 0:
-        meta = {
-            "optimizer": skeleton,
-            "sharded": {k: (i, str(v.dtype), list(v.shape)) for k, (i, v) in sharded.items()},
-            "world_size": dist.get_world_size() if dist.is_initialized() else 1,
-        }
-        with open(os.path.join(partial, SHARDED_META), "wb") as f:
-            torch.save(meta, f)
-            f.flush()
-            os.fsync(f.fileno())
-        if os.path.exists(path):
-            shutil.rmtree(previous, ignore_errors=True)
-            os.replace(path, previous)
-        os.replace(partial, path)
-        shutil.rmtree(previous, ignore_errors=True)
-        fsync_directory(os.path.dirname(os.path.abspath(path)))
-    _barrier()
+    skeleton, sharded = split_sharded(opt.state_dict())
+    meta = {
+        "optimizer": skeleton,
+        "sharded": sharded_index(sharded),
+        "world_size": dist.get_world_size() if dist.is_initialized() else 1,
+    }
+    write_shards(path, model.state_dict(), sharded, meta)
 
 
 def load_sharded(path: str | os.PathLike, model: nn.Module, opt: Any) -> None:
@@ -141,8 +119,6 @@ def load_sharded(path: str | os.PathLike, model: nn.Module, opt: Any) -> None:
     for the saved run. The optimizer's identity and settings are checked before any tensor is
     read. The world size may differ from the saved one: DCP reshards every DTensor.
     """
-    import torch.distributed.checkpoint as dcp
-
     path = os.fspath(path)
     meta_file = os.path.join(path, SHARDED_META)
     if not os.path.isfile(meta_file):
@@ -155,14 +131,77 @@ def load_sharded(path: str | os.PathLike, model: nn.Module, opt: Any) -> None:
     skeleton = meta["optimizer"]
     opt.check_state_dict(skeleton)
     params = [p for group in opt.param_groups for p in group["params"]]
+    targets = empty_shards(meta["sharded"], params, path)
+    read_shards(path, model, targets)
+    opt.load_state_dict(join_sharded(skeleton, targets))
+
+
+def write_shards(
+    path: str | os.PathLike,
+    model_state: dict[str, Any],
+    sharded: dict[str, tuple[int, Tensor]],
+    meta: dict[str, Any] | None = None,
+) -> None:
+    """Write a model's state and sharded optimizer tensors to the directory ``path``, atomically.
+
+    Every rank calls it. torch DCP writes to ``path.partial``; rank 0 adds ``meta`` (if any)
+    as ``SHARDED_META`` and renames the directory to ``path`` once every rank has finished,
+    keeping the previous ``path`` until then.
+    """
+    import torch.distributed as dist
+    import torch.distributed.checkpoint as dcp
+
+    path = os.fspath(path)
+    partial, previous = f"{path}.partial", f"{path}.previous"
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    if rank == 0:
+        shutil.rmtree(partial, ignore_errors=True)
+    _barrier()
+    dcp.save(
+        {"model": model_state, "optim": {k: v for k, (_, v) in sharded.items()}},
+        storage_writer=dcp.FileSystemWriter(partial),
+    )
+    if rank == 0:
+        if meta is not None:
+            with open(os.path.join(partial, SHARDED_META), "wb") as f:
+                torch.save(meta, f)
+                f.flush()
+                os.fsync(f.fileno())
+        if os.path.exists(path):
+            shutil.rmtree(previous, ignore_errors=True)
+            os.replace(path, previous)
+        os.replace(partial, path)
+        shutil.rmtree(previous, ignore_errors=True)
+        fsync_directory(os.path.dirname(os.path.abspath(path)))
+    _barrier()
+
+
+def read_shards(path: str | os.PathLike, model: nn.Module, targets: dict[str, Tensor]) -> None:
+    """Load ``path``'s weights into ``model`` and its optimizer tensors into ``targets``."""
+    import torch.distributed.checkpoint as dcp
+
+    model_state = model.state_dict()
+    dcp.load({"model": model_state, "optim": targets}, checkpoint_id=os.fspath(path))
+    model.load_state_dict(model_state)
+
+
+def sharded_index(sharded: dict[str, tuple[int, Tensor]]) -> dict[str, tuple[int, str, list]]:
+    """For each sharded optimizer entry: its parameter index, dtype and global shape."""
+    return {k: (i, str(v.dtype), list(v.shape)) for k, (i, v) in sharded.items()}
+
+
+def empty_shards(
+    index: dict[str, tuple[int, str, list]], params: Sequence[Tensor], path: str
+) -> dict[str, Tensor]:
+    """An empty DTensor for each entry of ``index``, sharded like its parameter, to load into."""
     targets = {}
-    for key, (index, dtype, shape) in meta["sharded"].items():
-        like = params[index]
+    for key, (position, dtype, shape) in index.items():
+        like = params[position]
         if not is_sharded(like):
             raise ValueError(
-                f"the checkpoint {path} holds sharded optimizer state, but parameter {index} of "
-                "this optimizer is not a DTensor: call fully_shard on the model before building "
-                "the optimizer, as in the saved run, then load_sharded"
+                f"the checkpoint {path} holds sharded optimizer state, but parameter {position} "
+                "of this optimizer is not a DTensor: call fully_shard on the model before "
+                "building the optimizer, as in the saved run, then load it"
             )
         from torch.distributed.tensor import empty
 
@@ -172,38 +211,39 @@ def load_sharded(path: str | os.PathLike, model: nn.Module, opt: Any) -> None:
             device_mesh=like.device_mesh,
             placements=like.placements,
         )
-    model_state = model.state_dict()
-    dcp.load({"model": model_state, "optim": targets}, checkpoint_id=path)
-    model.load_state_dict(model_state)
-    opt.load_state_dict(_join_sharded(skeleton, targets))
+    return targets
 
 
-def _split_sharded(state: Any, path: tuple = ()) -> tuple[Any, dict[str, tuple[int, Tensor]]]:
-    """The state with each DTensor replaced by None, and the DTensors by flat key with their
-    parameter index (every sharded entry sits at ``...["state"][index][name]``)."""
+def split_sharded(state: Any, path: tuple = ()) -> tuple[Any, dict[str, tuple[int, Tensor]]]:
+    """The optimizer state with each DTensor replaced by None, and the DTensors by flat key.
+
+    Every sharded entry sits at ``...["state"][index][name]``; it is returned with its
+    parameter index.
+    """
     if isinstance(state, dict):
         skeleton, sharded = {}, {}
         for key, value in state.items():
-            skeleton[key], inner = _split_sharded(value, (*path, key))
+            skeleton[key], inner = split_sharded(value, (*path, key))
             sharded.update(inner)
         return skeleton, sharded
     if is_sharded(state):
         if len(path) < 3 or path[-3] != "state" or not isinstance(path[-2], int):
             raise ValueError(
                 f"the optimizer state entry {'/'.join(map(str, path))} is a DTensor outside the "
-                "per-parameter state: save_sharded saves sharded tensors kept per parameter only"
+                "per-parameter state: sharded checkpoints hold sharded tensors kept per "
+                "parameter only"
             )
         return None, {"/".join(map(str, path)): (path[-2], state)}
     return state, {}
 
 
-def _join_sharded(skeleton: Any, tensors: dict[str, Tensor], path: tuple = ()) -> Any:
-    """The state ``_split_sharded`` took apart, with the loaded DTensors back in place."""
+def join_sharded(skeleton: Any, tensors: dict[str, Tensor], path: tuple = ()) -> Any:
+    """The state ``split_sharded`` took apart, with the loaded DTensors back in place."""
     key = "/".join(map(str, path))
     if key in tensors:
         return tensors[key]
     if isinstance(skeleton, dict):
-        return {k: _join_sharded(v, tensors, (*path, k)) for k, v in skeleton.items()}
+        return {k: join_sharded(v, tensors, (*path, k)) for k, v in skeleton.items()}
     return skeleton
 
 

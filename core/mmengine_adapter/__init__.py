@@ -16,6 +16,7 @@ from ..training_infra.nonfinite import NonFiniteCheckHook, NonFiniteTrainingErro
 from ..training_infra.random_state import RandomStateHook
 from ..training_infra.rebind import ParameterRebindHook
 from .constructor import SAMOptimWrapperConstructor
+from .fsdp2_strategy import FSDP2Strategy
 from .optim_wrapper import TELEMETRY_KEYS, SAMOptimWrapper
 from .optimizers import TWO_PASS_OPTIMIZERS, resolve_base_optimizer
 
@@ -46,6 +47,7 @@ __all__ = [
     "TELEMETRY_KEYS",
     "TWO_PASS_OPTIMIZERS",
     "CrashSafeCheckpointHook",
+    "FSDP2Strategy",
     "NonFiniteCheckHook",
     "NonFiniteTrainingError",
     "ParameterRebindHook",

@@ -25,7 +25,14 @@ from tools.benchmarking.gpu_check.report import sync_target, targets, write_repo
 from tools.benchmarking.gpu_check.settings import TINY, TINY_ENV
 
 SCRIPT = REPO / "tools" / "reproduce" / "gpu_check.py"
-IN_PROCESS_PARTS = ("cost_resnet18", "cost_wrn28_10", "pose", "quantization", "accuracy")
+IN_PROCESS_PARTS = (
+    "cost_resnet18",
+    "cost_wrn28_10",
+    "pose",
+    "quantization",
+    "accuracy",
+    "sharded",
+)
 # Smaller still than --tiny: fewer timed steps and images; two epochs give two curve points.
 TEST_SCALE = dataclasses.replace(
     TINY,

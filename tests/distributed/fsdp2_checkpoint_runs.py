@@ -3,7 +3,8 @@
 ``spawn(world, phase, names, folder)`` starts ``world`` gloo CPU processes. Phase "save"
 trains each method for ``STEPS`` steps uninterrupted and, separately, for ``STEPS // 2``
 steps that it saves to ``folder/<name>``; phase "resume" loads those checkpoints into a
-fresh model and optimizer in new processes and trains the remaining steps. Each rank
+fresh model and optimizer in new processes and trains the remaining steps; phase "load"
+only loads them (on another number of processes: resharding). Each rank
 writes its records (weights and optimizer state gathered whole, SAM decisions) to
 ``folder/<phase><world>-rank<r>.pt``.
 """
@@ -94,7 +95,15 @@ def phase_resume(name: str, folder: str) -> dict[str, Any]:
     return {"loaded": loaded, "resumed": record(model, opt, train(model, opt, range(HALF, STEPS)))}
 
 
-PHASES = {"save": phase_save, "resume": phase_resume}
+def phase_load(name: str, folder: str) -> dict[str, Any]:
+    """A fresh model and optimizer loaded from the checkpoint, not trained (resharding)."""
+    model = sharded_model()
+    opt = build(name, model)
+    load_sharded(os.path.join(folder, name), model, opt)
+    return {"loaded": record(model, opt, [])}
+
+
+PHASES = {"save": phase_save, "resume": phase_resume, "load": phase_load}
 
 
 def _worker(rank: int, world: int, port: int, phase: str, names: list[str], folder: str) -> None:

@@ -10,7 +10,22 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS, MODELS
 
+from core.sharded import is_sharded
 from tests.adapter.toy import AdapterToyModel
+
+
+def whole(tensor: torch.Tensor) -> torch.Tensor:
+    """A sharded (FSDP2) tensor gathered from every rank; a plain tensor as it is."""
+    return tensor.full_tensor() if is_sharded(tensor) else tensor
+
+
+def _whole_state(state):
+    """An optimizer state with every sharded tensor gathered and every tensor copied."""
+    if isinstance(state, dict):
+        return {k: _whole_state(v) for k, v in state.items()}
+    if isinstance(state, list | tuple):
+        return type(state)(_whole_state(v) for v in state)
+    return whole(state).clone() if isinstance(state, torch.Tensor) else state
 
 
 @MODELS.register_module(force=True)
@@ -40,7 +55,8 @@ class RecordRunHook(Hook):
         record = {
             "sam_steps": self.sam_steps,
             "stats": runner.optim_wrapper.optimizer.stats,
-            "weights": [p.detach().clone() for p in model.parameters()],
+            "weights": [whole(p.detach()).clone() for p in model.parameters()],
+            "optimizer": _whole_state(runner.optim_wrapper.optimizer.state_dict()),
             "wrapper": type(runner.model).__name__,
             "world_size": dist.get_world_size() if dist.is_initialized() else 1,
             "backend": dist.get_backend() if dist.is_initialized() else None,

@@ -5,9 +5,9 @@ uninterrupted and once saving at ``HALF`` with ``core.sharded.save_sharded``; ne
 processes load that checkpoint into a fresh model and optimizer with ``load_sharded``
 and train the rest (tests/distributed/fsdp2_checkpoint_runs.py). The resumed run must
 equal the uninterrupted one exactly: weights, every optimizer buffer (PSF, momentum),
-counters, schedule and SAM decisions. One new process loads the same checkpoint too
-(resharding 2 -> 1; 2 -> 4 passes as well, at three times the cost of starting
-processes): what it loads must equal what was saved, exactly.
+counters, schedule and SAM decisions. One process and four processes load the same
+checkpoint too (resharding 2 -> 1 and 2 -> 4): what they load, gathered whole, must equal
+what was saved, exactly (DCP only moves the saved bytes between shards).
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ METHODS = sorted(TWO_PASS_METHODS)
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Each phase's records: saved on 2 ranks, resumed on 2, loaded on 1."""
+    """Each phase's records: saved on 2 ranks, resumed on 2, loaded on 1 and on 4."""
     folder = str(tmp_path_factory.mktemp("fsdp2_checkpoint"))
     return {
         "folder": folder,
         "save": spawn(2, "save", METHODS, folder),
         "resume": spawn(2, "resume", METHODS, folder),
-        "reshard": spawn(1, "resume", METHODS, folder),
+        "reshard": spawn(1, "load", METHODS, folder) + spawn(4, "load", METHODS, folder),
     }
 
 
@@ -67,8 +67,9 @@ def test_a_resumed_sharded_run_equals_the_uninterrupted_one_bitwise(name, runs) 
 
 
 @pytest.mark.parametrize("name", METHODS)
-def test_one_rank_loads_what_two_ranks_saved(name, runs) -> None:
+def test_one_and_four_ranks_load_what_two_ranks_saved(name, runs) -> None:
     saved = runs["save"][0][name]["saved"]
+    assert len(runs["reshard"]) == 5  # 1 rank, then 4
     for rank in runs["reshard"]:
         assert_identical(rank[name]["loaded"]["weights"], saved["weights"], "weights")
         assert_identical(rank[name]["loaded"]["optimizer"], saved["optimizer"], "optimizer")

@@ -137,7 +137,8 @@ def check_update_safeguards(cfg: Config) -> None:
 _SUPPORTED_INSTEAD = (
     "Train with DDP instead: the Runner without a strategy (tools/dist_train.sh CONFIG GPUS), "
     "or runner_type='FlexibleRunner' with strategy=dict(type='DDPStrategy'); sharded, with "
-    "FSDP2 (torch.distributed.fsdp.fully_shard) in plain PyTorch (docs/distributed.md)."
+    "runner_type='FlexibleRunner' and strategy=dict(type='FSDP2Strategy') (torch FSDP2, "
+    "fully_shard, whose norms are global over the shards; docs/distributed.md)."
 )
 _REFUSED_STRATEGIES = {
     "FSDPStrategy": "shards the parameters into FSDP1 flat shards, and each rank would "

@@ -6,7 +6,8 @@ builds them all at once inside ``train()``/``test()``. ``prepare_flexible_traini
 FlexibleRunner passes, so that a mistake is one paragraph and the start checkpoint is checked
 against the built model before any step; the FlexibleRunner then reuses what was prepared.
 Which strategies may run is decided before anything is built (``check_strategy`` in
-config_checks.py).
+config_checks.py). ``FSDP2Strategy`` (core/mmengine_adapter/fsdp2_strategy.py) shards the
+model with torch FSDP2; its start checkpoint is checked against the sharded model here.
 """
 
 from __future__ import annotations
@@ -18,7 +19,17 @@ from mmengine.registry import STRATEGIES
 from mmengine.runner import FlexibleRunner
 from mmengine.runner.utils import _get_batch_size
 
-from .errors import config_errors
+from core.mmengine_adapter.fsdp2_checks import check_fits_sharded_model
+from core.mmengine_adapter.fsdp2_strategy import FSDP2Strategy
+from core.mmengine_adapter.optimizer_identity import check_resume_plan
+from core.training_infra.checkpoint_checks import (
+    ALLOW_NONFINITE_KEY,
+    check_finite_weights,
+    check_resumable,
+)
+from core.training_infra.checkpoint_loading import load_checkpoint_safely
+
+from .errors import config_errors, user_errors
 from .startup import check_start_checkpoint
 
 CPU_WRAPPER = "CPUDistributedDataParallel"
@@ -71,7 +82,7 @@ def prepare_flexible_training(runner: FlexibleRunner) -> None:
         )
     runner.model = runner.strategy.model
     # runner.optim_wrapper stays the config until train(): the resume checks read it there
-    check_start_checkpoint(runner, resume=bool(runner._resume))
+    _check_start(runner, resume=bool(runner._resume))
     with config_errors("val_dataloader/val_cfg"):
         runner.val_loop  # noqa: B018
 
@@ -84,7 +95,26 @@ def prepare_flexible_test(runner: FlexibleRunner) -> None:
             runner.model, dispatch_kwargs=dict(init_weights_for_test_or_val=init_weights)
         )
     runner.model = runner.strategy.model
-    check_start_checkpoint(runner, resume=False)
+    _check_start(runner, resume=False)
+
+
+def _check_start(runner: FlexibleRunner, resume: bool) -> None:
+    """The start checkpoint's checks; for a sharded model, against its names and shapes."""
+    if not isinstance(runner.strategy, FSDP2Strategy):
+        check_start_checkpoint(runner, resume=resume)
+        return
+    path = runner._load_from
+    if path is None:
+        return
+    with user_errors():
+        checkpoint = load_checkpoint_safely(str(path))
+        if "state_dict" in checkpoint:
+            allowed = bool(runner.cfg.get(ALLOW_NONFINITE_KEY))
+            check_finite_weights(checkpoint, str(path), allowed)
+        if resume:
+            check_resumable(checkpoint, str(path), runner.param_schedulers is not None)
+            check_resume_plan(checkpoint, str(path), runner)
+        check_fits_sharded_model(runner.model, checkpoint, str(path))
 
 
 def _compile_options(compile: bool | dict[str, Any]) -> bool | dict[str, Any]:

@@ -426,6 +426,26 @@ def part_accuracy(ctx: PartContext) -> dict[str, Any]:
     return result
 
 
+def part_sharded(ctx: PartContext) -> dict[str, Any]:
+    """tools/benchmark.py --sharded 2: collectives per step under FSDP2 on 2 gloo CPU processes.
+
+    FSDP2 over one GPU shards nothing, so this part runs on the CPU whatever the device.
+    """
+    from ..cost import run_sharded_collectives
+
+    settings = benchmark_settings(
+        ctx,
+        "resnet18",
+        "sharded",
+        batch_size=max(4, ctx.scale.batch // 16),
+        optimizers=["base", "SAM", "ARSAM"],
+    )
+    settings = dataclasses.replace(settings, device="cpu")
+    result = run_sharded_collectives(settings, 2)
+    ctx.save(result)
+    return result
+
+
 PARTS: dict[str, tuple[str, Callable[[PartContext], dict[str, Any]]]] = {
     "sync": ("Sync-free steps", part_sync),
     "cost_resnet18": ("Step cost, CIFAR ResNet-18", lambda ctx: part_cost(ctx, "resnet18")),
@@ -433,6 +453,7 @@ PARTS: dict[str, tuple[str, Callable[[PartContext], dict[str, Any]]]] = {
     "pose": ("Pose, HRNet-W32 256x192", part_pose),
     "quantization": ("Quantization, W4A4 ResNet-18", part_quantization),
     "accuracy": ("Accuracy against time, procedural images", part_accuracy),
+    "sharded": ("FSDP2 collectives per step, 2 gloo CPU processes", part_sharded),
 }
 
 

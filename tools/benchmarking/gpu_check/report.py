@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..cost_report import COLUMNS as COST_COLUMNS
+from ..cost_report import sharded_markdown
 from ..device import environment_lines
 from ..tables import Column, markdown_table, write_markdown_and_json
 from .settings import COST_MODES, OVERHEAD_TARGET
@@ -126,6 +127,7 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "pose": lambda result: training_section(result, "adam"),
     "quantization": lambda result: training_section(result, "sgd"),
     "accuracy": accuracy_section,
+    "sharded": lambda result: sharded_markdown(result).splitlines(),
 }
 
 

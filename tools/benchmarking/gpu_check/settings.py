@@ -53,7 +53,12 @@ GPU = Scale(
     },
     input_shape=(3, 32, 32),
     batch=128,
-    steps={"sync": (2, 30), "cost_resnet18": (10, 100), "cost_wrn28_10": (5, 30)},
+    steps={
+        "sync": (2, 30),
+        "cost_resnet18": (10, 100),
+        "cost_wrn28_10": (5, 30),
+        "sharded": (1, 3),
+    },
     arsam_window=10,
     workers=8,
     skip_iters=5,
@@ -70,6 +75,7 @@ GPU = Scale(
         "pose": 110,
         "quantization": 70,
         "accuracy": 90,
+        "sharded": 60,
     },
 )
 TINY = Scale(
@@ -79,7 +85,7 @@ TINY = Scale(
     },
     input_shape=(3, 8, 8),
     batch=8,
-    steps={"sync": (2, 10), "cost_resnet18": (1, 4), "cost_wrn28_10": (1, 3)},
+    steps={"sync": (2, 10), "cost_resnet18": (1, 4), "cost_wrn28_10": (1, 3), "sharded": (1, 2)},
     arsam_window=4,
     workers=0,
     skip_iters=1,
