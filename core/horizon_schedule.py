@@ -41,7 +41,7 @@ from .gradients import safe_ratio
 from .host_schedule import read_on_host
 
 DEFAULTS = dict(
-    budget=0.25,
+    budget=0.10,
     warmup_fraction=0.0,
     late_weight=0.0,
     adapt_gain=0.0,

@@ -16,7 +16,7 @@ from dataclasses import asdict
 
 from mmengine.config import DictAction
 
-from tasks.evidence.compared import suite_optimizers
+from tasks.evidence.compared import OptimizerSpec, optimizer_spec, suite_optimizers
 from tools.benchmarking.arguments import json_object
 from tools.benchmarking.compare_report import compare_markdown, write_compare
 from tools.benchmarking.comparison import (
@@ -70,6 +70,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="--suite: time a short run of each model and optimizer, print the projected wall "
         "time of the suite on --workers idle cores, and train nothing",
     )
+    parser.add_argument(
+        "--choose-radius",
+        action="store_true",
+        help="--suite: run each method over its radius grid on the selection seeds and write "
+        "the choice and the robustness figures (the rule: tasks/evidence/radius.py); trains no "
+        "reported run",
+    )
     parser.add_argument("--out", default=DEFAULT_OUT, help="output folder")
     parser.add_argument(
         "--cfg-options", nargs="+", action=DictAction, default={}, help="key=value for every run"
@@ -78,7 +85,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--optimizer-options",
         type=json_object,
         default={},
-        help='per-optimizer keyword arguments, JSON: \'{"SAMK": {"k": 2}}\'',
+        help='per-optimizer keyword arguments, JSON: \'{"SAMK": {"k": 2}}\' (with --suite: '
+        "the records' labels stay the method's names, so give such runs their own --out)",
     )
     parser.add_argument("--metric", default="accuracy/top1", help="validation metric key")
     parser.add_argument(
@@ -140,9 +148,11 @@ def run_suite_from(args: argparse.Namespace) -> int:
     if args.estimate:
         print_estimate(estimate_suite(workloads, names, len(args.seeds), horizons, args.workers))
         return 0
+    if args.choose_radius:
+        return choose_radius(workloads, names, horizons, args.workers, out)
     records = run_suite(
         workloads,
-        names,
+        [with_options(name, args.optimizer_options.get(name, {})) for name in names],
         list(args.seeds),
         horizons,
         workers=args.workers,
@@ -151,6 +161,52 @@ def run_suite_from(args: argparse.Namespace) -> int:
     )
     paths = write_suite_report(records, out)
     print(markdown(records))
+    print("written: " + ", ".join(paths.values()))
+    return 0
+
+
+def with_options(name: str, options: dict) -> OptimizerSpec:
+    """The suite's spec of ``name`` (its default options) with ``options`` on top."""
+    spec = optimizer_spec(name)
+    return OptimizerSpec(spec.label, spec.name, {**spec.kwargs, **options})
+
+
+def choose_radius(
+    workloads: list, names: list[str], horizons: list[str], workers: int, out: str
+) -> int:
+    """Train each method over its radius grid on the selection seeds; write and print the choice."""
+    from tasks.evidence import radius, run_suite
+    from tools.benchmarking.radius_report import markdown, write_radius_report
+
+    selection = [radius.selection_workload(w) for w in workloads]
+    shared = {
+        radius.selection_horizons(w)[h] for w in workloads for h in horizons if h in w.horizons
+    }
+    extended: dict[tuple[str, str, str], list[float]] = {}
+    for _ in range(radius.EXTENSIONS + 1):
+        records = run_suite(
+            selection,
+            lambda workload, horizon: radius.selection_specs(workload, horizon, names, extended),
+            list(radius.SELECTION_SEEDS),
+            [h for h in horizons if h in shared],
+            workers=workers,
+            out=os.path.join(out, "radius_records.jsonl"),
+            verbose=True,
+        )
+        choice = radius.choose(records, workloads)
+        added = False
+        for cell in choice["cells"]:
+            multiple = radius.extension(cell)
+            if multiple is not None and cell["horizon"] == cell["selected_at"]:
+                key = (cell["workload"], cell["horizon"], cell["method"])
+                extended.setdefault(key, []).append(multiple)
+                added = True
+        if not added:
+            break
+    choice["cells"] = [c for c in choice["cells"] if c["horizon"] in horizons]
+    paths = write_radius_report(choice, out)
+    print(markdown(choice))
+    print(f"record in tasks/evidence/radius.py: CHOSEN = {radius.chosen_table(choice)!r}")
     print("written: " + ", ".join(paths.values()))
     return 0
 

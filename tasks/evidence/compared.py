@@ -45,8 +45,6 @@ class OptimizerSpec:
 # epochs). "ARSAM" itself takes no options: given the run's length it is horizon-aware.
 DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
     "ARSAMPaper": {"window": 50, "reuse_steps": 6, "reuse_decay": 0.7, WARMUP_FRACTION: 3 / 200},
-    # the suite's closures return one scalar loss: ESAM's weight perturbation without data selection
-    "ESAM": {"gamma": 1.0},
 }
 
 # The CI subset: the base run, SAM and both ARSAM schedules.

@@ -10,7 +10,7 @@ import importlib
 import json
 import multiprocessing
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from .workloads import Workload
 RunKey = tuple[str, str, int, str]
 # Relative cost of a step, for scheduling the longest runs first and for the ETA: passes per
 # step (SAM 2, the other two-pass methods about 1.3) times the model's cost on a CPU.
-_PASSES = {"base": 1.0, "SAM": 2.0}
+_PASSES = {"base": 1.0, "SAM": 2.0, "MomentumSAM": 1.0, "ESAM": 1.8}
 _OTHER_TWO_PASS = 1.3
 _MODEL_COST = {"small_cnn": 3.0}
 
@@ -75,7 +75,7 @@ def _record_cost(record: dict[str, Any]) -> float:
 
 def run_suite(
     workloads: Iterable[Workload],
-    optimizers: Iterable[OptimizerSpec | str],
+    optimizers: Iterable[OptimizerSpec | str] | Callable[[Workload, str], list[OptimizerSpec]],
     seeds: Iterable[int],
     horizons: Iterable[str],
     workers: int = 2,
@@ -91,12 +91,21 @@ def run_suite(
     with the optimizer settings a run would have now (``run_settings``: a changed default
     re-trains that optimizer's runs; records without them are trained again).
 
-    ``horizons`` are labels; a workload without one of them skips it. ``imports`` are
-    modules each worker imports first (e.g. to register more optimizers).
+    ``horizons`` are labels; a workload without one of them skips it. ``optimizers`` may
+    also give each (workload, horizon) its own specs (the radius choice's grids). ``imports``
+    are modules each worker imports first (e.g. to register more optimizers).
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    workloads, specs = list(workloads), [optimizer_spec(o) for o in optimizers]
+    workloads = list(workloads)
+    if callable(optimizers):
+        specs_for = optimizers
+    else:
+        specs = [optimizer_spec(o) for o in optimizers]
+
+        def specs_for(workload: Workload, horizon: str) -> list[OptimizerSpec]:
+            return specs
+
     seeds, horizons = list(seeds), list(horizons)
     configs = {workload.name: workload_config(workload) for workload in workloads}
 
@@ -112,7 +121,7 @@ def run_suite(
         for workload in workloads
         for horizon in horizons
         if horizon in workload.horizons
-        for spec in specs
+        for spec in specs_for(workload, horizon)
         for seed in seeds
     ]
     wanted = [(j[0].name, j[1].label, j[2], j[3]) for j in jobs]

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from .compared import OptimizerSpec, build_optimizer, optimizer_spec
 from .data import Tensors, load_tensors
 from .models import build_model
+from .radius import chosen_radius
 from .workloads import Workload
 
 _EVAL_CHUNK = 4096
@@ -100,6 +101,8 @@ def optimizer_settings(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
     although the arguments the run was built with do not.
     """
     settings: dict[str, Any] = {"class": type(optimizer).__name__}
+    if "rho" in optimizer.defaults:
+        settings["rho"] = optimizer.defaults["rho"]
     rule = getattr(optimizer, "rule", None)
     if rule is not None:
         settings.update(rule=rule.name, **rule.settings())
@@ -118,7 +121,7 @@ def build_run(
         model.parameters(),
         workload.base,
         {"lr": workload.lr, **workload.base_kwargs},
-        workload.rho_at(horizon),
+        chosen_radius(workload, horizon, spec.name),
         workload.steps(horizon),
         seed,
     )
@@ -152,7 +155,8 @@ def train_one(
         opt.freeze_statistics_of(model)
     indices = batch_indices(len(data.y_train), workload.batch_size, steps, seed)
     per_epoch = batches_per_epoch(len(data.y_train), workload.batch_size)
-    loss_fn = nn.functional.cross_entropy
+    # ESAM's data selection needs one loss per sample (ESAM's docstring: the closure contract)
+    selects_data = getattr(opt, "selects_data", False)
     x_train, y_train = data.x_train, data.y_train
     groups = opt.param_groups
     model.train()
@@ -167,18 +171,30 @@ def train_one(
 
             def closure(x: Tensor = x, y: Tensor = y) -> Tensor:
                 opt.zero_grad(set_to_none=True)
-                loss = loss_fn(model(x), y)
+                loss = nn.functional.cross_entropy(model(x), y)
                 loss.backward()
                 return loss
 
-            loss = opt.step(closure)
+            def per_sample_closure(
+                subset: Tensor | None = None, backward: bool = True, x: Tensor = x, y: Tensor = y
+            ) -> Tensor:
+                xs, ys = (x, y) if subset is None else (x[subset], y[subset])
+                losses = nn.functional.cross_entropy(model(xs), ys, reduction="none")
+                if backward:
+                    opt.zero_grad(set_to_none=True)
+                    losses.mean().backward()
+                return losses
+
+            loss = opt.step(per_sample_closure if selects_data else closure)
         wall = time.perf_counter() - started
         # CPU seconds of this process: unlike the wall time, barely changed by other load.
         cpu = time.process_time() - cpu_started
         test_accuracy = accuracy(model, data.x_test, data.y_test)
         train_accuracy = accuracy(model, x_train, y_train)
     stats = dict(getattr(opt, "stats", {"steps": steps, "sam_steps": 0, "grad_evals": steps}))
-    grad_evals = stats.get("grad_evals", steps)
+    # forward-backward passes in units of the full batch (ESAM's partial second pass counts
+    # as the share of the batch it uses); the others: one per gradient evaluation
+    passes = stats.get("passes", stats.get("grad_evals", steps))
     return {
         "workload": workload.name,
         "optimizer": spec.label,
@@ -193,8 +209,8 @@ def train_one(
         "workload_config": workload_config(workload),
         "accuracy": test_accuracy,
         "train_accuracy": train_accuracy,
-        "final_loss": float(loss.detach()) if isinstance(loss, Tensor) else float(loss),
-        "passes_per_step": grad_evals / steps,
+        "final_loss": float(loss.detach().mean()) if isinstance(loss, Tensor) else float(loss),
+        "passes_per_step": passes / steps,
         "sam_fraction": stats.get("sam_steps", 0) / steps,
         "wall_time_s": wall,
         "cpu_time_s": cpu,

@@ -122,8 +122,11 @@ def test_digits_sgd_runner_two_iterations(tmp_path):
         # warm-up).
         ("sam", 700, 2, 1.0),
         ("arsam_paper", 700, 2, 1.0),
-        # ARSAM spends its budget, a quarter of the run's steps: one SAM step in four.
-        ("arsam", 350, 4, 0.25),
+        # ARSAM spends its budget, a tenth of the run's steps: one SAM step in ten.
+        ("arsam", 140, 10, 0.1),
+        # the peers through the same wrapper: Momentum-SAM one pass, ESAM two on every step
+        ("momentum_sam", 700, 2, 0.0),
+        ("esam", 700, 2, 1.0),
     ],
 )
 def test_digits_two_pass_runner_trains_one_epoch(

@@ -10,7 +10,7 @@ import torch
 from core import ARSAM, ARSAMPaper, HorizonSchedule, PaperSchedule
 from core.arsam import capped_coefficient
 from core.gradients import remove_component_along
-from core.horizon_schedule import allocation_weight, spread_evenly, window_for
+from core.horizon_schedule import DEFAULTS, allocation_weight, spread_evenly, window_for
 
 from .helpers import CountingClosure, batches, run, tiny_model
 
@@ -28,19 +28,19 @@ def decisions(schedule: HorizonSchedule, steps: int) -> list[bool]:
 @pytest.mark.parametrize("total_steps", [40, 1000, 10_000, 78_000])
 def test_the_budget_is_spent_exactly_over_the_run(total_steps: int) -> None:
     flags = decisions(HorizonSchedule(total_steps=total_steps), total_steps)
-    assert sum(flags) == round(0.25 * total_steps)
+    assert sum(flags) == round(DEFAULTS["budget"] * total_steps)
 
 
 def test_sam_steps_are_spread_evenly() -> None:
-    flags = decisions(HorizonSchedule(total_steps=1000), 1000)
+    flags = decisions(HorizonSchedule(total_steps=1000, budget=0.25), 1000)
     positions = [i for i, f in enumerate(flags) if f]
     assert {b - a for a, b in itertools.pairwise(positions)} == {4}
 
 
 def test_warmup_and_late_weight_shape_the_allocation() -> None:
-    flags = decisions(HorizonSchedule(total_steps=1000, warmup_fraction=0.05), 1000)
+    flags = decisions(HorizonSchedule(total_steps=1000, budget=0.25, warmup_fraction=0.05), 1000)
     assert all(flags[:50]) and sum(flags) == 250
-    late = decisions(HorizonSchedule(total_steps=1000, late_weight=1.0), 1000)
+    late = decisions(HorizonSchedule(total_steps=1000, budget=0.25, late_weight=1.0), 1000)
     assert sum(late) == 250 and sum(late[:500]) < sum(late[500:]) / 2
     assert allocation_weight(0.0, 0.5) == 0.5 and allocation_weight(1.0, 0.5) == 1.5
 

@@ -15,6 +15,7 @@ from core import AESAM, ARSAM, ARSAMPaper, LateSAM, RandomSAM, TwoPassOptimizer
 
 SGD = torch.optim.SGD
 OPTIONS = dict(rho=0.05, lr=0.1, momentum=0.9)
+QUARTER = dict(budget=0.25)
 # name: (SAM steps taken, every weight after 40 steps)
 RECORDED = {
     "paper": (
@@ -164,8 +165,9 @@ RECORDED = {
 }
 BUILDERS: dict[str, tuple[Callable[..., TwoPassOptimizer], int | None]] = {
     "paper": (lambda p: ARSAMPaper(p, SGD, warmup_steps=3, window=10, **OPTIONS), None),
-    "horizon": (lambda p: ARSAM(p, SGD, total_steps=40, **OPTIONS), None),
-    "horizon_later": (lambda p: ARSAM(p, SGD, **OPTIONS), 40),
+    # recorded with a budget of 0.25, the default then (now 0.10)
+    "horizon": (lambda p: ARSAM(p, SGD, total_steps=40, horizon_options=QUARTER, **OPTIONS), None),
+    "horizon_later": (lambda p: ARSAM(p, SGD, horizon_options=QUARTER, **OPTIONS), 40),
     "late": (lambda p: LateSAM(p, SGD, **OPTIONS), 40),
     "random": (lambda p: RandomSAM(p, SGD, p_start=0.2, p_end=0.8, **OPTIONS), 40),
     "aesam": (lambda p: AESAM(p, SGD, **OPTIONS), 40),

@@ -263,7 +263,7 @@ def test_the_suite_runs_every_registered_method_and_both_arsam_schedules() -> No
     paper = train_one(TINY, "ARSAMPaper", seed=0, horizon="tiny")
     horizon = train_one(TINY, "ARSAM", seed=0, horizon="tiny")
     assert paper["optimizer_settings"]["class"] == "ARSAMPaper"
-    assert horizon["passes_per_step"] == 1.25  # a budget of round(0.25 T) SAM steps
+    assert horizon["passes_per_step"] == 1.10  # a budget of round(0.10 T) SAM steps
     assert "psf_trend" in horizon["stats"] and "psf_trend" not in paper["stats"]
 
 
@@ -282,13 +282,13 @@ def test_verdict_states_each_target() -> None:
     block = [
         row("base", 80, 1, 1.0),
         row("SAM", 89, 1, 2.0),
-        row("ARSAM", 88.5, 1, 1.25),
-        row("LookSAM", 95, 0.5, 1.2),
+        row("ARSAM", 88.5, 1, 1.10),
+        row("MomentumSAM", 95, 0.5, 1.0),
         row("SAMK", 88, 1, 1.2),
     ]
     result = verdict(block)
     assert result["sam_matters"] and result["accuracy_met"] and result["passes_met"]
-    assert result["beaten_by"] == ["LookSAM"] and not result["frontier_met"]
+    assert result["beaten_by"] == ["MomentumSAM"] and not result["frontier_met"]
 
 
 def test_a_changed_optimizer_default_retrains_that_optimizer_alone(tmp_path, monkeypatch) -> None:
@@ -308,7 +308,7 @@ def test_a_record_without_optimizer_settings_is_trained_again(tmp_path) -> None:
     del record["optimizer_settings"]
     out.write_text(json.dumps(record) + "\n")
     (again,) = run_suite([TINY], ["SAM"], [0], ["tiny"], workers=1, out=out)
-    assert again["optimizer_settings"] == {"class": "SAM", "rule": "SAM"}
+    assert again["optimizer_settings"] == {"class": "SAM", "rho": TINY.rho, "rule": "SAM"}
     assert len(read_records(out)) == 2
 
 
@@ -316,3 +316,14 @@ def test_a_record_without_optimizer_settings_is_trained_again(tmp_path) -> None:
 def test_a_fresh_record_is_current_for_every_optimizer(optimizer: str) -> None:
     record = json.loads(json.dumps(train_one(TINY, optimizer, seed=0, horizon="tiny")))
     assert record["optimizer_settings"] == run_settings(TINY, optimizer, 0, "tiny")
+
+
+def test_esam_selects_data_and_counts_its_partial_second_pass() -> None:
+    record = train_one(TINY, "ESAM", seed=0, horizon="tiny")
+    # gamma = 0.5 of a batch of 16: the second pass uses 8 samples, counted as half a pass
+    assert record["optimizer_kwargs"].get("gamma", 0.5) == 0.5
+    assert record["passes_per_step"] == pytest.approx(1.5)
+    assert record["stats"]["grad_evals"] == 2 * STEPS  # two backward calls per step
+    assert record["stats"]["selection_forwards"] == STEPS
+    momentum = train_one(TINY, "MomentumSAM", seed=0, horizon="tiny")
+    assert momentum["passes_per_step"] == 1.0

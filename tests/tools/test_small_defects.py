@@ -137,7 +137,7 @@ def test_the_passes_target_line_is_in_the_legend() -> None:
             sam_fraction=passes - 1,
             wall_time_s=1.0,
         )
-        for name, passes in (("SGD", 1.0), ("SAM", 2.0), ("ARSAM", 1.25))
+        for name, passes in (("SGD", 1.0), ("SAM", 2.0), ("ARSAM", 1.10))
     ]
     figure = accuracy_against_passes_figure(records)
     labels = [text.get_text() for legend in figure.legends for text in legend.get_texts()]

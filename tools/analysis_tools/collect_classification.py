@@ -28,7 +28,7 @@ from tasks.classification.accuracy import TOP1_KEY
 from tools.analysis_tools.work_dir_logs import lookup, read_records
 from tools.benchmarking.tables import Column, column, fixed, markdown_table, text
 
-OPTIMIZERS = ("sgd", "sam", "arsam_paper", "arsam")
+OPTIMIZERS = ("sgd", "sam", "arsam_paper", "arsam", "momentum_sam", "esam")
 COLUMNS = (
     ("run", "Run"),
     ("model", "Model"),
@@ -80,7 +80,9 @@ def _read_run_info(work_dir: str) -> dict[str, Any]:
 
 def split_run_name(name: str) -> tuple[str, str, str]:
     """``resnet18_cifar10_arsam_paper`` -> (``resnet18``, ``cifar10``, ``arsam_paper``)."""
-    optimizer = next((o for o in OPTIMIZERS if name.endswith(f"_{o}")), "")
+    # the longest suffix first: "momentum_sam" and "esam" also end in "sam"
+    by_length = sorted(OPTIMIZERS, key=len, reverse=True)
+    optimizer = next((o for o in by_length if name.endswith(f"_{o}")), "")
     rest = name[: -len(optimizer) - 1].split("_") if optimizer else name.split("_")
     dataset = next((p for p in rest if p.startswith(("cifar", "digits"))), "")
     model = "_".join(p for p in rest if p != dataset)

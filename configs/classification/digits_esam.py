@@ -1,0 +1,1 @@
+_base_ = ["./_base_/digits.py", "./_base_/optimizers/esam.py"]
