@@ -1,8 +1,8 @@
 """ARSAM, SAM and the peers ARSAM is measured against (torch only).
 
 Every method is a ``TwoPassOptimizer`` (core/two_pass.py) with a ``StepRule``
-(core/rule.py); ``core.registry`` names them for configs, tools and tests. The
-MMEngine adapter lives in core.mmengine_adapter.
+(core/rule.py); ``arsam.core.registry`` names them for configs, tools and tests. The
+MMEngine adapter lives in arsam.core.mmengine_adapter.
 """
 
 from .ae_sam import AESAM

@@ -95,7 +95,7 @@ def method_spec(name: str) -> MethodSpec:
     raise ValueError(
         f"no two-pass method is registered as {name!r}.{advice} Registered: "
         f"{', '.join(TWO_PASS_METHODS)}. Give one of these names (Python, configs and tools "
-        "use the same ones), or register the method with core.registry.register_method."
+        "use the same ones), or register the method with arsam.core.registry.register_method."
     )
 
 

@@ -7,15 +7,15 @@ import sys
 
 import torch
 
-from tasks.evidence.compared import suite_optimizers
-from tools.benchmarking.arguments import json_object
-from tools.benchmarking.cost import (
+from arsam.tasks.evidence.compared import suite_optimizers
+from arsam.tools.benchmarking.arguments import json_object
+from arsam.tools.benchmarking.cost import (
     PRECISIONS,
     BenchmarkSettings,
     run_benchmark,
     run_sharded_collectives,
 )
-from tools.benchmarking.cost_report import (
+from arsam.tools.benchmarking.cost_report import (
     benchmark_markdown,
     sharded_markdown,
     write_benchmark,

@@ -16,17 +16,17 @@ from dataclasses import asdict
 
 from mmengine.config import DictAction
 
-from tasks.evidence.compared import OptimizerSpec, optimizer_spec, suite_optimizers
-from tools.benchmarking.arguments import json_object
-from tools.benchmarking.compare_report import compare_markdown, write_compare
-from tools.benchmarking.comparison import (
+from arsam.tasks.evidence.compared import OptimizerSpec, optimizer_spec, suite_optimizers
+from arsam.tools.benchmarking.arguments import json_object
+from arsam.tools.benchmarking.compare_report import compare_markdown, write_compare
+from arsam.tools.benchmarking.comparison import (
     DEFAULT_PREFIX,
     CompareSettings,
     run_all,
     summarize_optimizers,
 )
-from tools.benchmarking.plots import write_plots
-from tools.cli import UserError
+from arsam.tools.benchmarking.plots import write_plots
+from arsam.tools.cli import UserError
 
 DEFAULT_OUT = "work_dirs/compare"
 
@@ -121,7 +121,7 @@ def settings_from(args: argparse.Namespace) -> CompareSettings:
 
 def run_suite_from(args: argparse.Namespace) -> int:
     """The evidence suite: train what ``--out`` lacks, then write its report, plot, telemetry."""
-    from tasks.evidence import (
+    from arsam.tasks.evidence import (
         HORIZON_NAMES,
         QUICK_HORIZONS,
         QUICK_OPTIMIZERS,
@@ -131,8 +131,8 @@ def run_suite_from(args: argparse.Namespace) -> int:
         run_suite,
         suite_optimizers,
     )
-    from tasks.evidence.estimate import estimate_suite
-    from tools.benchmarking.suite_report import markdown, write_suite_report
+    from arsam.tasks.evidence.estimate import estimate_suite
+    from arsam.tools.benchmarking.suite_report import markdown, write_suite_report
 
     names = optimizer_names(args)
     if names is None:
@@ -175,8 +175,8 @@ def choose_radius(
     workloads: list, names: list[str], horizons: list[str], workers: int, out: str
 ) -> int:
     """Train each method over its radius grid on the selection seeds; write and print the choice."""
-    from tasks.evidence import radius, run_suite
-    from tools.benchmarking.radius_report import markdown, write_radius_report
+    from arsam.tasks.evidence import radius, run_suite
+    from arsam.tools.benchmarking.radius_report import markdown, write_radius_report
 
     selection = [radius.selection_workload(w) for w in workloads]
     shared = {

@@ -17,13 +17,13 @@ import os
 import sys
 import time
 
-from tasks.evidence import get_workload, run_suite
-from tools.benchmarking.suite_report import (
+from arsam.tasks.evidence import get_workload, run_suite
+from arsam.tools.benchmarking.suite_report import (
     plot_accuracy_against_passes,
     summarize,
     verdict,
 )
-from tools.benchmarking.tables import column, fixed, markdown_table
+from arsam.tools.benchmarking.tables import column, fixed, markdown_table
 
 WORKLOAD = "digits_mlp_sgd"
 HORIZON = "1k"

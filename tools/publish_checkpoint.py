@@ -20,11 +20,11 @@ warnings.filterwarnings("ignore", message="pkg_resources is deprecated", categor
 
 import torch  # noqa: E402
 
-from core.training_infra.checkpoint_checks import check_finite_weights  # noqa: E402
-from core.training_infra.checkpoint_loading import load_checkpoint_safely  # noqa: E402
-from core.training_infra.checkpoints import write_atomically  # noqa: E402
-from core.training_infra.publish import weights_only_checkpoint  # noqa: E402
-from tools.cli import UserError, main, user_errors  # noqa: E402
+from arsam.core.training_infra.checkpoint_checks import check_finite_weights  # noqa: E402
+from arsam.core.training_infra.checkpoint_loading import load_checkpoint_safely  # noqa: E402
+from arsam.core.training_infra.checkpoints import write_atomically  # noqa: E402
+from arsam.core.training_infra.publish import weights_only_checkpoint  # noqa: E402
+from arsam.tools.cli import UserError, main, user_errors  # noqa: E402
 
 
 def run(argv: list[str] | None = None) -> None:

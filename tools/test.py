@@ -14,15 +14,15 @@ warnings.filterwarnings("ignore", message="pkg_resources is deprecated", categor
 
 from mmengine.dist import is_main_process  # noqa: E402
 
-from core.training_infra.checkpoint_checks import ALLOW_NONFINITE_KEY  # noqa: E402
-from tools.cli import (  # noqa: E402
+from arsam.core.training_infra.checkpoint_checks import ALLOW_NONFINITE_KEY  # noqa: E402
+from arsam.tools.cli import (  # noqa: E402
     add_launch_arguments,
     load_config,
     main,
     parse_launch_arguments,
     test,
 )
-from tools.cli.config import (  # noqa: E402
+from arsam.tools.cli.config import (  # noqa: E402
     METRIC_FILE_SUFFIXES,
     add_dump_metric,
     check_output_file,
@@ -30,8 +30,8 @@ from tools.cli.config import (  # noqa: E402
     enable_visualization,
     imports_classification,
 )
-from tools.cli.errors import UserError  # noqa: E402
-from tools.cli.runs import write_metrics  # noqa: E402
+from arsam.tools.cli.errors import UserError  # noqa: E402
+from arsam.tools.cli.runs import write_metrics  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -103,8 +103,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         metrics = test(cfg, args.checkpoint)
         if is_main_process():
             # imported here: the analysis tools draw headless (Agg), which --show must not get
-            from tools.analysis_tools.analyze_results import write_bad_cases
-            from tools.analysis_tools.class_predictions import read_predictions
+            from arsam.tools.analysis_tools.analyze_results import write_bad_cases
+            from arsam.tools.analysis_tools.class_predictions import read_predictions
 
             out_dir = osp.join(cfg.work_dir, "badcase")
             write_bad_cases(cfg, read_predictions(dump), out_dir, args.badcase_topk)

@@ -11,19 +11,19 @@ warnings.filterwarnings("ignore", message="pkg_resources is deprecated", categor
 
 from mmengine.runner import FlexibleRunner, Runner  # noqa: E402
 
-from tools.cli import (  # noqa: E402
+from arsam.tools.cli import (  # noqa: E402
     add_launch_arguments,
     load_config,
     main,
     parse_launch_arguments,
     train,
 )
-from tools.cli.config import (  # noqa: E402
+from arsam.tools.cli.config import (  # noqa: E402
     disable_validation,
     enable_auto_scale_lr,
     enable_visualization,
 )
-from tools.cli.errors import UserError  # noqa: E402
+from arsam.tools.cli.errors import UserError  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

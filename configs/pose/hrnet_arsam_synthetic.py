@@ -1,6 +1,6 @@
 # Offline demo: hrnet_arsam.py with a reduced HRNet (widths 8/16/32/64) at 64x96 on the generated
 # stick-figure data, no pretrained weights; trains on a laptop CPU in about a minute.
-#   python -m tasks.pose.synthetic_coco --out data/coco_synthetic --train 256 --val 64
+#   python -m arsam.tasks.pose.synthetic_coco --out data/coco_synthetic --train 256 --val 64
 #   python tools/train.py configs/pose/hrnet_arsam_synthetic.py
 _base_ = "./hrnet_arsam.py"
 

@@ -1,7 +1,7 @@
 """Callbacks that report a two-pass optimizer's ``stats`` through other trainers' loggers.
 
-``core.integrations.hf_trainer`` (Hugging Face ``Trainer``) and
-``core.integrations.lightning_trainer`` (Lightning) import their trainer library
+``arsam.core.integrations.hf_trainer`` (Hugging Face ``Trainer``) and
+``arsam.core.integrations.lightning_trainer`` (Lightning) import their trainer library
 themselves; this package imports nothing beyond torch, so ``core`` stays torch-only.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from core.two_pass import TwoPassOptimizer
+from arsam.core.two_pass import TwoPassOptimizer
 
 DEFAULT_PREFIX = "two_pass/"
 
@@ -46,8 +46,8 @@ def no_two_pass_optimizer(trainer: str, found: Any) -> TypeError:
     """The error for a callback whose trainer holds no two-pass optimizer."""
     return TypeError(
         f"the two-pass stats callback found no SAM/ARSAM optimizer in the {trainer}'s optimizer "
-        f"({type(found).__name__}): it reports the stats of a core.TwoPassOptimizer (SAM, ARSAM "
-        "and the peers) or of a wrapper holding one as .optimizer or .two_pass. Build the "
-        f"{trainer}'s optimizer as in docs/recipes.md, or give the callback the optimizer "
-        "itself (optimizer=opt)."
+        f"({type(found).__name__}): it reports the stats of an arsam.core.TwoPassOptimizer "
+        "(SAM, ARSAM and the peers) or of a wrapper holding one as .optimizer or .two_pass. "
+        f"Build the {trainer}'s optimizer as in docs/recipes.md, or give the callback the "
+        "optimizer itself (optimizer=opt)."
     )

@@ -14,8 +14,13 @@ from typing import Any
 
 from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from core.integrations import DEFAULT_PREFIX, find_two_pass, loggable_stats, no_two_pass_optimizer
-from core.two_pass import TwoPassOptimizer
+from arsam.core.integrations import (
+    DEFAULT_PREFIX,
+    find_two_pass,
+    loggable_stats,
+    no_two_pass_optimizer,
+)
+from arsam.core.two_pass import TwoPassOptimizer
 
 
 class TwoPassStatsCallback(TrainerCallback):

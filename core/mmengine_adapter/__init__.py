@@ -1,9 +1,10 @@
 """The SAM glue between core and MMEngine: registry mirror, two-pass optim wrapper, constructor.
 
-Configs load it with ``custom_imports=dict(imports=['core.mmengine_adapter', ...])``.
-Importing it also installs core.training_infra (hooks, atomic checkpoint backend, safe
-loaders), the training infrastructure that is not about SAM. The infrastructure's modules
-moved there from this package; their old paths (``core.mmengine_adapter.checkpoint_checks``
+Configs load it with ``custom_imports=dict(imports=['arsam.core.mmengine_adapter', ...])``.
+Importing it also installs arsam.core.training_infra (hooks, atomic checkpoint backend, safe
+loaders), the training infrastructure that is not about SAM, and registers MMEngine's ``arsam::``
+config scope (config_scope.py). The infrastructure's modules
+moved there from this package; their old paths (``arsam.core.mmengine_adapter.checkpoint_checks``
 and the like) still import, as the same module objects.
 """
 
@@ -15,6 +16,7 @@ from ..training_infra.checkpoint_hook import CrashSafeCheckpointHook
 from ..training_infra.nonfinite import NonFiniteCheckHook, NonFiniteTrainingError
 from ..training_infra.random_state import RandomStateHook
 from ..training_infra.rebind import ParameterRebindHook
+from .config_scope import register_config_scope
 from .constructor import SAMOptimWrapperConstructor
 from .fsdp2_strategy import FSDP2Strategy
 from .optim_wrapper import TELEMETRY_KEYS, SAMOptimWrapper
@@ -38,10 +40,13 @@ _MOVED_TO_TRAINING_INFRA = (
 
 # Old paths of the moved modules name the same module objects (one module, two paths).
 for _name in _MOVED_TO_TRAINING_INFRA:
-    sys.modules[f"{__name__}.{_name}"] = importlib.import_module(f"core.training_infra.{_name}")
+    sys.modules[f"{__name__}.{_name}"] = importlib.import_module(
+        f"arsam.core.training_infra.{_name}"
+    )
 del _name
 
 _install_training_infra()
+register_config_scope()
 
 __all__ = [
     "TELEMETRY_KEYS",

@@ -11,7 +11,7 @@ A checkpoint ``epoch_N.pth`` is two things, written in this order:
 
 1. ``epoch_N.pth.shards/``: the weights and the sharded optimizer buffers, written by
    every rank with torch.distributed.checkpoint to a ``.partial`` directory that is
-   renamed once all ranks have finished (``core.sharded.write_shards``);
+   renamed once all ranks have finished (``arsam.core.sharded.write_shards``);
 2. ``epoch_N.pth``: everything that is the same on every rank (progress, message hub,
    schedules, the optimizer's counters and settings, and where its shards are), written
    by rank 0 through MMEngine's storage backend, atomically (training_infra/checkpoints.py).

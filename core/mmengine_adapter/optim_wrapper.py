@@ -35,7 +35,8 @@ from ..two_pass import TwoPassOptimizer
 from .optimizer_identity import check_same_optimizer, identity_of
 
 # The optimizer statistics logged every step (each optimizer reports the ones it has); the one list
-# that log readers (tools.benchmarking, tools.analysis_tools.collect_classification) use too.
+# that log readers (arsam.tools.benchmarking,
+# arsam.tools.analysis_tools.collect_classification) use too.
 TELEMETRY_KEYS = (
     "sam_fraction",
     "sam_steps",

@@ -1,4 +1,4 @@
-"""Every method of core.registry in MMEngine's OPTIMIZERS, with the base optimizer as a config.
+"""Every method of arsam.core.registry in MMEngine's OPTIMIZERS, the base optimizer a config.
 
     optimizer=dict(type='ARSAMPaper', base_optimizer=dict(type='SGD', lr=0.05, momentum=0.9),
                    rho=0.05, warmup_epochs=3)
@@ -6,7 +6,7 @@
 ``warmup_epochs`` (ARSAMPaper only) is kept on the optimizer and converted to
 ``warmup_steps`` by SAMOptimWrapper once the length of an epoch is known; the run's
 length reaches every method through ``set_total_steps`` there as well.
-``TWO_PASS_OPTIMIZERS`` is core.registry's ``TWO_PASS_METHODS`` seen as MMEngine sees
+``TWO_PASS_OPTIMIZERS`` is arsam.core.registry's ``TWO_PASS_METHODS`` seen as MMEngine sees
 it, config type -> class (the config checks of tools/cli compare built classes).
 """
 
@@ -23,7 +23,7 @@ from ..two_pass import TwoPassOptimizer
 
 
 class _ClassesByName(Mapping):
-    """Name -> class of every method in core.registry, always current (a read-only view)."""
+    """Name -> class of every method in arsam.core.registry, always current (a read-only view)."""
 
     def __getitem__(self, name: str) -> type[TwoPassOptimizer]:
         return TWO_PASS_METHODS[name].optimizer_class

@@ -8,8 +8,8 @@ non-finite losses (nonfinite), step counts (step_counts), the run-length check o
 resume (resume_checks) and the validation of ``clip_grad`` (clipping).
 
 It depends on torch and MMEngine but knows nothing of SAM: it imports neither the
-optimizers of core nor core.mmengine_adapter, which uses it (``install`` is called when
-``core.mmengine_adapter`` is imported, so configs need list only the adapter).
+optimizers of core nor arsam.core.mmengine_adapter, which uses it (``install`` is called when
+``arsam.core.mmengine_adapter`` is imported, so configs need list only the adapter).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """What the suite and the benchmark compare: the base run and every registered method.
 
 The base optimizer's own run (no SAM) is called ``base``; every other name is a method of
-``core.registry`` (built by ``core.registry.build_method``) or a ``'package.module:Class'``.
+``arsam.core.registry`` (built by ``arsam.core.registry.build_method``) or a
+``'package.module:Class'``.
 The suite's warm-up fraction becomes warm-up steps here, and nowhere else.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 
 import torch
 
-from core.registry import RENAMED, TWO_PASS_METHODS, MethodSpec, method_spec
+from arsam.core.registry import RENAMED, TWO_PASS_METHODS, MethodSpec, method_spec
 
 BASE = "base"
 BASE_OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {

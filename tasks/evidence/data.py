@@ -20,7 +20,7 @@ class DataSpec:
 
     Attributes:
         source: 'digits' (scikit-learn's 8x8 digits, 1347 train / 450 test) or 'procedural'
-            (``tasks.classification.datasets.procedural``, 32x32 RGB).
+            (``arsam.tasks.classification.datasets.procedural``, 32x32 RGB).
         train_size: training images used (a class-balanced subset, fixed across seeds);
             None: all of them.
         test_size: test images (procedural only; digits always uses its 450).
@@ -98,7 +98,7 @@ def _raw_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 def _raw_procedural(
     train_size: int, test_size: int, image_size: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    from tasks.classification.datasets.procedural import procedural_images
+    from arsam.tasks.classification.datasets.procedural import procedural_images
 
     def load(count: int, split: str) -> tuple[np.ndarray, np.ndarray]:
         images, labels = procedural_images(count, seed=0, split=split)

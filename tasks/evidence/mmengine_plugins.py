@@ -58,7 +58,7 @@ class EvidenceDataset(Dataset):
     """One split of a workload's tensors; samples are ``dict(inputs=image, labels=label)``.
 
     Args:
-        workload: a name in ``tasks.evidence.WORKLOADS``.
+        workload: a name in ``arsam.tasks.evidence.WORKLOADS``.
         split: 'train' (labels noised as the workload says) or 'test' (clean labels).
         seed: seed of the label noise; None: the run's seed.
         horizon: a label of the workload's horizons whose data to load (a long horizon may
@@ -124,7 +124,7 @@ class EvidenceClassifier(BaseModel):
     """The workload's network; 'loss' is cross entropy, 'predict' one dict per sample.
 
     Args:
-        workload: a name in ``tasks.evidence.WORKLOADS``.
+        workload: a name in ``arsam.tasks.evidence.WORKLOADS``.
         horizon: a label of the workload's horizons whose model to build (a long horizon may
             use a smaller one); None: the workload's own model.
         seed: torch is seeded with it right before the network is built; None: the run's seed.

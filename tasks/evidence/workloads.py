@@ -32,7 +32,7 @@ class Workload:
     Attributes:
         name: identifier used in records and on the command line.
         data: the images and label noise.
-        model: 'mlp' or 'small_cnn' (``tasks.evidence.models``) and its ``model_kwargs``.
+        model: 'mlp' or 'small_cnn' (``arsam.tasks.evidence.models``) and its ``model_kwargs``.
         base: 'SGD' or 'Adam', with ``base_kwargs`` (momentum, weight decay...; not lr).
         lr: peak learning rate of the per-step cosine schedule (to 0 at the last step).
         batch_size: images per step, drawn without replacement within each epoch.

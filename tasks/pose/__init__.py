@@ -2,13 +2,13 @@
 
 Importing this package applies the compatibility shims (tasks/pose/compat.py) before anything
 imports mmpose; MMPose's registries then import its models, datasets and metrics on first use.
-Configs list it in ``custom_imports`` next to ``core.mmengine_adapter``.
+Configs list it in ``custom_imports`` next to ``arsam.core.mmengine_adapter``.
 """
 
-from tasks.pose import compat
+from arsam.tasks.pose import compat
 
 compat.apply_all()
 
-from tasks.pose.prerequisites import preflight  # noqa: E402
+from arsam.tasks.pose.prerequisites import preflight  # noqa: E402
 
 __all__ = ["compat", "preflight"]

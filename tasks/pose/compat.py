@@ -1,7 +1,7 @@
 """Compatibility shims the OpenMMLab stack needs on this project's environment.
 
 Every shim lives here, is idempotent, and is applied by ``apply_all()`` (which
-``tasks.pose`` calls on import, before anything imports mmpose).
+``arsam.tasks.pose`` calls on import, before anything imports mmpose).
 
 ``mmcv._ext`` stand-in
     mmcv-lite ships no compiled operators, yet ``import mmpose.models`` imports

@@ -29,8 +29,9 @@ LAYOUT_HINTS = {
     ),
 }
 DEMO_HINT = (
-    "to try the pipeline without downloading anything, run `python -m tasks.pose.synthetic_coco "
-    "--out data/coco_synthetic` and train configs/pose/hrnet_arsam_synthetic.py"
+    "to try the pipeline without downloading anything, run "
+    "`python -m arsam.tasks.pose.synthetic_coco --out data/coco_synthetic` and train "
+    "configs/pose/hrnet_arsam_synthetic.py"
 )
 
 
@@ -204,7 +205,7 @@ def _join(root: str, path: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Check configs from the command line: ``python -m tasks.pose.prerequisites CONFIG...``."""
+    """Check configs: ``python -m arsam.tasks.pose.prerequisites CONFIG...``."""
     import argparse
 
     from mmengine.config import Config

@@ -4,7 +4,7 @@ The layout matches COCO's: ``annotations/person_keypoints_{train,val}2017.json``
 in ``train2017/`` and ``val2017/``, so MMPose's real CocoDataset, transforms, codecs and
 CocoMetric read it unchanged. Usage::
 
-    python -m tasks.pose.synthetic_coco --out data/coco_synthetic --train 256 --val 64
+    python -m arsam.tasks.pose.synthetic_coco --out data/coco_synthetic --train 256 --val 64
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Importing the package registers ``QuantCifarResNet`` in MMEngine's MODELS and
 Brevitas' statistics-collecting modules with the second-pass freeze of
-``core.frozen_stats``.
+``arsam.core.frozen_stats``.
 """
 
 from . import frozen_calibration

@@ -1,6 +1,6 @@
 """Export a trained quantized network (config + checkpoint) to QCDQ ONNX and summarise the graph.
 
-    python -m tasks.quantization.export_checkpoint CONFIG CHECKPOINT OUTPUT.onnx
+    python -m arsam.tasks.quantization.export_checkpoint CONFIG CHECKPOINT OUTPUT.onnx
 
 The graph takes normalised images (the data preprocessor's mean/std already
 applied) and returns class logits.
@@ -19,7 +19,7 @@ from mmengine.config import Config
 from mmengine.registry import MODELS
 from torch import nn
 
-from core.training_infra.checkpoint_loading import load_checkpoint_safely
+from arsam.core.training_infra.checkpoint_loading import load_checkpoint_safely
 
 from .export import export_qcdq
 from .qcdq_graph import quantized_tensors

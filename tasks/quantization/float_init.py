@@ -18,7 +18,7 @@ import torch
 from brevitas.proxy.quant_proxy import QuantProxyFromInjector
 from torch import Tensor, nn
 
-from core.training_infra.checkpoint_loading import load_checkpoint_safely
+from arsam.core.training_infra.checkpoint_loading import load_checkpoint_safely
 
 ANCHOR_KEY = "stem.0.weight"
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")

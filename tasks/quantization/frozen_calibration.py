@@ -30,7 +30,7 @@ from brevitas.core.stats.stats_wrapper import _RuntimeStats
 from brevitas.core.zero_point import ParameterFromRuntimeZeroPoint
 from torch import nn
 
-from core.frozen_stats import Undo, register_statistics_freezer, restore_buffers_afterwards
+from arsam.core.frozen_stats import Undo, register_statistics_freezer, restore_buffers_afterwards
 
 CALIBRATING_TYPES = (ParameterFromRuntimeStatsScaling, ParameterFromRuntimeZeroPoint)
 

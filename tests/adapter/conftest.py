@@ -7,7 +7,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-import core.mmengine_adapter  # noqa: F401  (registers the optimizers and the wrapper)
+import arsam.core.mmengine_adapter  # noqa: F401  (registers the optimizers and the wrapper)
 import tests.adapter.toy  # noqa: F401
 
 CONFIG = osp.join(osp.dirname(__file__), "toy_config.py")

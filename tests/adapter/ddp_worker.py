@@ -9,7 +9,7 @@ import torch.distributed as dist
 from mmengine.hooks import Hook
 
 import tests.adapter.toy  # noqa: F401
-from tools.cli import build_runner, load_config
+from arsam.tools.cli import build_runner, load_config
 
 
 class RecordSamSteps(Hook):

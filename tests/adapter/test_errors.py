@@ -10,9 +10,9 @@ import sys
 import pytest
 from mmengine.config import Config
 
-from core.training_infra.checkpoints import AtomicLocalBackend
+from arsam.core.training_infra.checkpoints import AtomicLocalBackend
+from arsam.tools.cli import UserError, build_runner, load_config
 from tests.adapter.conftest import CONFIG
-from tools.cli import UserError, build_runner, load_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

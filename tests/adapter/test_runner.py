@@ -11,8 +11,8 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from core import SAM, ARSAMPaper
-from tools.cli import build_runner
+from arsam.core import SAM, ARSAMPaper
+from arsam.tools.cli import build_runner
 
 
 def train(cfg: Config) -> Runner:
@@ -145,7 +145,7 @@ def test_checkpoints_load_with_weights_only(toy_cfg: Config) -> None:
 
 
 def test_bf16_amp_on_cpu(toy_cfg: Config) -> None:
-    from tools.cli import enable_amp
+    from arsam.tools.cli import enable_amp
 
     enable_amp(toy_cfg)
     assert toy_cfg.optim_wrapper.dtype == "bfloat16"

@@ -1,5 +1,5 @@
 custom_imports = dict(
-    imports=["core.mmengine_adapter", "tests.adapter.toy"], allow_failed_imports=False
+    imports=["arsam.core.mmengine_adapter", "tests.adapter.toy"], allow_failed_imports=False
 )
 model = dict(type="AdapterToyModel")
 train_dataloader = dict(

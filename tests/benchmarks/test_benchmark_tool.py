@@ -7,9 +7,14 @@ import json
 import pytest
 import torch
 
-from core import ARSAMPaper
-from tasks.evidence.progress import Progress
-from tools.benchmarking.cost import BenchmarkSettings, declared_reads, run_benchmark, var_blocks_for
+from arsam.core import ARSAMPaper
+from arsam.tasks.evidence.progress import Progress
+from arsam.tools.benchmarking.cost import (
+    BenchmarkSettings,
+    declared_reads,
+    run_benchmark,
+    var_blocks_for,
+)
 
 from .helpers import load_tool
 

@@ -6,7 +6,7 @@ import os
 import pytest
 from mmengine.config import Config
 
-from tools.benchmarking.comparison import (
+from arsam.tools.benchmarking.comparison import (
     CompareSettings,
     config_path,
     prepare_config,

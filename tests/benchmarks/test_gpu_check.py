@@ -17,12 +17,12 @@ import time
 import pytest
 import torch
 
-from core import TWO_PASS_METHODS
-from tasks.evidence.compared import suite_optimizers
+from arsam.core import TWO_PASS_METHODS
+from arsam.tasks.evidence.compared import suite_optimizers
+from arsam.tools.benchmarking.gpu_check.parts import PARTS, PartContext, add_ratios, part_status
+from arsam.tools.benchmarking.gpu_check.report import sync_target, targets, write_report
+from arsam.tools.benchmarking.gpu_check.settings import TINY, TINY_ENV
 from tests.benchmarks.helpers import REPO
-from tools.benchmarking.gpu_check.parts import PARTS, PartContext, add_ratios, part_status
-from tools.benchmarking.gpu_check.report import sync_target, targets, write_report
-from tools.benchmarking.gpu_check.settings import TINY, TINY_ENV
 
 SCRIPT = REPO / "tools" / "reproduce" / "gpu_check.py"
 IN_PROCESS_PARTS = (

@@ -5,10 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-import tasks.classification  # noqa: F401
-from core import SAM, ARSAMPaper, TwoPassOptimizer
-from tasks.benchmarks import NoisyLabelDataset, symmetric_noise
-from tools.benchmarking.memory import optimizer_state_bytes
+import arsam.tasks.classification  # noqa: F401
+from arsam.core import SAM, ARSAMPaper, TwoPassOptimizer
+from arsam.tasks.benchmarks import NoisyLabelDataset, symmetric_noise
+from arsam.tools.benchmarking.memory import optimizer_state_bytes
 
 
 def _step(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:

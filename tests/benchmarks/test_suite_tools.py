@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from tools import compare, demo
+from arsam.tools import compare, demo
 
 
 def test_compare_suite_quick_writes_tables_plot_and_telemetry(tmp_path, capsys) -> None:

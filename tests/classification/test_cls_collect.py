@@ -3,7 +3,7 @@
 import json
 import os
 
-from tools.analysis_tools.collect_classification import collect, split_run_name, summarize_run
+from arsam.tools.analysis_tools.collect_classification import collect, split_run_name, summarize_run
 
 
 def _write_run(root, name, records, run_info=None):

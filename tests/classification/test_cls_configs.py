@@ -8,9 +8,9 @@ import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-import tasks.classification  # noqa: F401
-from tasks.classification import TOP1_KEY, make_fake_cifar
-from tools.analysis_tools.collect_classification import collect, summarize_run
+import arsam.tasks.classification  # noqa: F401
+from arsam.tasks.classification import TOP1_KEY, make_fake_cifar
+from arsam.tools.analysis_tools.collect_classification import collect, summarize_run
 
 CONFIG_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "classification")
 MODELS = ("resnet18", "wrn28_10", "pyramidnet110")
@@ -24,7 +24,7 @@ TWO_PASS = (
     ("arsam_paper", "ARSAMPaper", {"warmup_epochs": 3}),
 )
 BACKBONES = {"resnet18": "CifarResNet", "wrn28_10": "WideResNet", "pyramidnet110": "PyramidNet"}
-IMPORTS = ["core.mmengine_adapter", "tasks.classification"]
+IMPORTS = ["arsam.core.mmengine_adapter", "arsam.tasks.classification"]
 
 
 def load(name: str) -> Config:
@@ -132,7 +132,7 @@ def test_digits_sgd_runner_two_iterations(tmp_path):
 def test_digits_two_pass_runner_trains_one_epoch(
     tmp_path, optimizer, batch_size, iterations, sam_fraction
 ):
-    pytest.importorskip("core.mmengine_adapter")
+    pytest.importorskip("arsam.core.mmengine_adapter")
     name = f"digits_{optimizer}"
     work_dir = str(tmp_path / name)
     runner = _train_digits(name, work_dir, batch_size)

@@ -8,9 +8,9 @@ import pytest
 import torch
 from mmengine.registry import DATASETS, TRANSFORMS
 
-import tasks.classification  # noqa: F401
-from tasks.classification import make_fake_cifar
-from tasks.classification.datasets import digits_split
+import arsam.tasks.classification  # noqa: F401
+from arsam.tasks.classification import make_fake_cifar
+from arsam.tasks.classification.datasets import digits_split
 
 CIFAR_TRAIN_PIPELINE = [
     dict(type="RandomPadCrop", size=32, padding=4),

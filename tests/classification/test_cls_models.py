@@ -6,8 +6,8 @@ import pytest
 import torch
 from mmengine.registry import METRICS, MODELS
 
-import tasks.classification  # noqa: F401
-from tasks.classification import TOP1_KEY
+import arsam.tasks.classification  # noqa: F401
+from arsam.tasks.classification import TOP1_KEY
 
 
 def _count_on_meta(cfg: dict) -> int:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from core import (
+from arsam.core import (
     AESAM,
     ARSAM,
     SAM,

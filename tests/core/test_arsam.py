@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from core import ARSAM, SAM, ARSAMPaper
+from arsam.core import ARSAM, SAM, ARSAMPaper
 from tests.core.helpers import (
     CountingClosure,
     batches,

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import torch
 
-from core import TWO_PASS_METHODS, TwoPassOptimizer
-from core.registry import register_method
-from core.rule import StepRule
+from arsam.core import TWO_PASS_METHODS, TwoPassOptimizer
+from arsam.core.registry import register_method
+from arsam.core.rule import StepRule
 
 from .helpers import (
     CountingClosure,

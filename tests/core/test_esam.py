@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from core import ESAM, TWO_PASS_METHODS, build_method
+from arsam.core import ESAM, TWO_PASS_METHODS, build_method
 
 from .helpers import batches, host_reads_per_step
 

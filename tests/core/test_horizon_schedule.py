@@ -7,10 +7,10 @@ import itertools
 import pytest
 import torch
 
-from core import ARSAM, ARSAMPaper, HorizonSchedule, PaperSchedule
-from core.arsam import capped_coefficient
-from core.gradients import remove_component_along
-from core.horizon_schedule import DEFAULTS, allocation_weight, spread_evenly, window_for
+from arsam.core import ARSAM, ARSAMPaper, HorizonSchedule, PaperSchedule
+from arsam.core.arsam import capped_coefficient
+from arsam.core.gradients import remove_component_along
+from arsam.core.horizon_schedule import DEFAULTS, allocation_weight, spread_evenly, window_for
 
 from .helpers import CountingClosure, batches, run, tiny_model
 

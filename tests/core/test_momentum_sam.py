@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from core import TWO_PASS_METHODS, MomentumSAM, build_method
+from arsam.core import TWO_PASS_METHODS, MomentumSAM, build_method
 
 from .helpers import CountingClosure, batches, run, same, tiny_model, weights
 

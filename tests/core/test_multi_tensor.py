@@ -1,11 +1,11 @@
-"""core.multi_tensor.l2_norm: torch's get_total_norm, float16 and bfloat16 summed in float32."""
+"""l2_norm: torch's get_total_norm, float16 and bfloat16 summed in float32."""
 
 from __future__ import annotations
 
 import torch
 from torch.nn.utils import get_total_norm
 
-from core.multi_tensor import l2_norm
+from arsam.core.multi_tensor import l2_norm
 
 
 def _tensors(dtype: torch.dtype = torch.float32) -> list[torch.Tensor]:

@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from core import AESAM, SAM, SAMK, LateSAM, LookSAM, RandomSAM
+from arsam.core import AESAM, SAM, SAMK, LateSAM, LookSAM, RandomSAM
 from tests.core.helpers import (
     CountingClosure,
     batches,

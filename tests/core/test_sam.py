@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from core import SAM
+from arsam.core import SAM
 from tests.core.helpers import CountingClosure, batches, run, same, tiny_model, weights
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from core.arsam_schedule import (
+from arsam.core.arsam_schedule import (
     PaperSchedule,
     PSFHistory,
     adapt_quota,

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from core import AESAM, ARSAM, ARSAMPaper, LateSAM, RandomSAM, TwoPassOptimizer
+from arsam.core import AESAM, ARSAM, ARSAMPaper, LateSAM, RandomSAM, TwoPassOptimizer
 
 SGD = torch.optim.SGD
 OPTIONS = dict(rho=0.05, lr=0.1, momentum=0.9)

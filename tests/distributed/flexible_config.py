@@ -2,7 +2,7 @@ _base_ = ["./launched_config.py"]
 
 custom_imports = dict(
     imports=[
-        "core.mmengine_adapter",
+        "arsam.core.mmengine_adapter",
         "tests.adapter.toy",
         "tests.distributed.plugins",
         "tests.distributed.flexible_plugins",

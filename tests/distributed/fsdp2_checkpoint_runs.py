@@ -1,4 +1,4 @@
-"""Sharded runs that save with ``core.sharded.save_sharded`` and resume with ``load_sharded``.
+"""Sharded runs that save with ``arsam.core.sharded.save_sharded`` and resume with ``load_sharded``.
 
 ``spawn(world, phase, names, folder)`` starts ``world`` gloo CPU processes. Phase "save"
 trains each method for ``STEPS`` steps uninterrupted and, separately, for ``STEPS // 2``
@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from core.sharded import load_sharded, save_sharded
+from arsam.core.sharded import load_sharded, save_sharded
 
 from .fsdp2_runs import BATCH, STEPS, build, data, full, mlp
 

@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from core import TWO_PASS_METHODS, TwoPassOptimizer
+from arsam.core import TWO_PASS_METHODS, TwoPassOptimizer
 
 STEPS = 8
 BATCH = 32

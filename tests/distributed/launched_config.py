@@ -1,7 +1,7 @@
 _base_ = ["../adapter/toy_config.py"]
 
 custom_imports = dict(
-    imports=["core.mmengine_adapter", "tests.adapter.toy", "tests.distributed.plugins"],
+    imports=["arsam.core.mmengine_adapter", "tests.adapter.toy", "tests.distributed.plugins"],
     allow_failed_imports=False,
 )
 custom_hooks = [dict(type="RecordRunHook")]

@@ -10,7 +10,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS, MODELS
 
-from core.sharded import is_sharded
+from arsam.core.sharded import is_sharded
 from tests.adapter.toy import AdapterToyModel
 
 

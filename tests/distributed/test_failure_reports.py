@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import torch.distributed as dist
 
-from core.training_infra import distributed
+from arsam.core.training_infra import distributed
 from tests.adapter.test_distributed import free_port
 
 TIMED_OUT = "[gloo/transport/tcp/unbound_buffer.cc:78] Timed out waiting 5000ms for recv operation"

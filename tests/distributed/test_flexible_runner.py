@@ -9,11 +9,11 @@ import sys
 import torch
 from mmengine.runner import FlexibleRunner
 
+from arsam.tools.cli.runs import RELIABILITY_HOOKS
+from arsam.tools.test import run as evaluate_tool
+from arsam.tools.train import run as train_tool
 from tests.adapter.conftest import CONFIG
 from tests.adapter.test_distributed import free_port
-from tools.cli.runs import RELIABILITY_HOOKS
-from tools.test import run as evaluate_tool
-from tools.train import run as train_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLEXIBLE_CONFIG = os.path.join(ROOT, "tests", "distributed", "flexible_config.py")

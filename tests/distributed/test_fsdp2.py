@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import torch
 
-from core import TWO_PASS_METHODS
+from arsam.core import TWO_PASS_METHODS
 
 from .fsdp2_runs import KINDS, NONFINITE_STEP, runs, spawn_sharded
 

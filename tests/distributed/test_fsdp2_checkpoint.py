@@ -1,7 +1,7 @@
 """Sharded (FSDP2) runs save with torch.distributed.checkpoint and resume bit for bit.
 
 Two gloo CPU processes train every registered method for ``STEPS`` steps, once
-uninterrupted and once saving at ``HALF`` with ``core.sharded.save_sharded``; new
+uninterrupted and once saving at ``HALF`` with ``arsam.core.sharded.save_sharded``; new
 processes load that checkpoint into a fresh model and optimizer with ``load_sharded``
 and train the rest (tests/distributed/fsdp2_checkpoint_runs.py). The resumed run must
 equal the uninterrupted one exactly: weights, every optimizer buffer (PSF, momentum),
@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import torch
 
-from core import TWO_PASS_METHODS
-from core.sharded import SHARDED_META, load_sharded
+from arsam.core import TWO_PASS_METHODS
+from arsam.core.sharded import SHARDED_META, load_sharded
 
 from .fsdp2_checkpoint_runs import spawn
 from .fsdp2_runs import build, mlp

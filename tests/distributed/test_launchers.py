@@ -9,10 +9,10 @@ import pytest
 import torch
 import torch.distributed as dist
 
+from arsam.tools.cli import main
+from arsam.tools.train import parse_args
+from arsam.tools.train import run as train_tool
 from tests.adapter.test_distributed import free_port
-from tools.cli import main
-from tools.train import parse_args
-from tools.train import run as train_tool
 
 CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launched_config.py")
 LAUNCH_VARIABLES = (

@@ -13,12 +13,12 @@ from mmengine.config import Config
 from mmengine.registry import OPTIMIZERS
 from mmengine.runner import Runner
 
-import tools.train
-from tasks.evidence import get_workload, optimizer_spec, train_one, trainer
-from tasks.evidence.compared import BASE, build_optimizer
-from tasks.evidence.config_check import missing_cell_options
-from tasks.evidence.data import load_tensors
-from tasks.evidence.mmengine_plugins import (
+import arsam.tools.train
+from arsam.tasks.evidence import get_workload, optimizer_spec, train_one, trainer
+from arsam.tasks.evidence.compared import BASE, build_optimizer
+from arsam.tasks.evidence.config_check import missing_cell_options
+from arsam.tasks.evidence.data import load_tensors
+from arsam.tasks.evidence.mmengine_plugins import (
     ClosedFormCosineLR,
     EvidenceClassifier,
     EvidenceDataset,
@@ -26,8 +26,8 @@ from tasks.evidence.mmengine_plugins import (
     FlushDenormalsHook,
     preflight,
 )
-from tasks.evidence.models import build_model
-from tools.cli.errors import UserError
+from arsam.tasks.evidence.models import build_model
+from arsam.tools.cli.errors import UserError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "evidence"
 WORKLOAD = get_workload("digits_cnn_bn_sgd")
@@ -71,7 +71,7 @@ def train_with_tool(config: str, work_dir: Path) -> Runner:
     """Run tools/train.py's command line in this process; the Runner it trained."""
     options = [f"{key}={value}" for key, value in run_options(config, STEPS, SEED).items()]
     argv = [str(CONFIGS / f"digits_cnn_bn_{config}.py"), "--work-dir", str(work_dir)]
-    return tools.train.run([*argv, "--cfg-options", *options])
+    return arsam.tools.train.run([*argv, "--cfg-options", *options])
 
 
 def train_reference(
@@ -275,7 +275,7 @@ def test_a_cells_length_without_its_setup_is_refused_naming_the_options(
 def test_the_train_tool_refuses_the_setup_before_training(tmp_path: Path) -> None:
     argv = [str(CONFIGS / "digits_cnn_bn_sam.py"), "--work-dir", str(tmp_path / "run")]
     with pytest.raises(UserError, match="is the 1k cell of the evidence workload"):
-        tools.train.run([*argv, "--cfg-options", "optim_wrapper.optimizer.rho=0.6"])
+        arsam.tools.train.run([*argv, "--cfg-options", "optim_wrapper.optimizer.rho=0.6"])
     assert not list(tmp_path.rglob("*.pth")), "nothing was trained"
 
 

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 import torch
 
-from tasks.evidence import DataSpec, Workload, radius, train_one
-from tasks.evidence.workloads import WORKLOADS, Horizon
+from arsam.tasks.evidence import DataSpec, Workload, radius, train_one
+from arsam.tasks.evidence.workloads import WORKLOADS, Horizon
 
 TINY = Workload(
     name="tiny",
@@ -93,7 +93,7 @@ def test_the_suite_trains_each_method_at_its_recorded_radius(monkeypatch) -> Non
 
 
 def test_choose_radius_runs_the_grid_on_the_selection_seeds(tmp_path, monkeypatch) -> None:
-    from tools import compare
+    from arsam.tools import compare
 
     out = tmp_path / "radius"
     workload = dataclasses.replace(TINY, horizons={"short": Horizon(40)})

@@ -10,9 +10,9 @@ import pytest
 import torch
 from mmengine.registry import DATASETS
 
-from core import horizon_schedule
-from tasks.classification.datasets.procedural import ProceduralDataset, procedural_images
-from tasks.evidence import (
+from arsam.core import horizon_schedule
+from arsam.tasks.classification.datasets.procedural import ProceduralDataset, procedural_images
+from arsam.tasks.evidence import (
     DataSpec,
     OptimizerSpec,
     Workload,
@@ -25,9 +25,14 @@ from tasks.evidence import (
     train_one,
     trainer,
 )
-from tasks.evidence.trainer import batch_indices, denormals_flushed, epoch_batches, run_settings
-from tasks.evidence.workloads import WORKLOADS, Horizon
-from tools.benchmarking.suite_report import markdown, summarize, verdict
+from arsam.tasks.evidence.trainer import (
+    batch_indices,
+    denormals_flushed,
+    epoch_batches,
+    run_settings,
+)
+from arsam.tasks.evidence.workloads import WORKLOADS, Horizon
+from arsam.tools.benchmarking.suite_report import markdown, summarize, verdict
 
 STEPS = 40
 TINY = Workload(
@@ -227,8 +232,8 @@ def test_default_workloads_are_declared_consistently() -> None:
 def test_digits_split_matches_the_classification_task() -> None:
     from sklearn.datasets import load_digits
 
-    from tasks.classification.datasets import digits_split
-    from tasks.evidence.data import _stratified_split
+    from arsam.tasks.classification.datasets import digits_split
+    from arsam.tasks.evidence.data import _stratified_split
 
     test = _stratified_split(load_digits().target, 0.25, seed=0)
     assert np.array_equal(np.flatnonzero(test), digits_split(0.25, 0)["test"])
@@ -257,7 +262,7 @@ def test_procedural_dataset_packs_samples() -> None:
 
 
 def test_the_suite_runs_every_registered_method_and_both_arsam_schedules() -> None:
-    from core.registry import TWO_PASS_METHODS
+    from arsam.core.registry import TWO_PASS_METHODS
 
     assert suite_optimizers() == ("base", *TWO_PASS_METHODS)
     paper = train_one(TINY, "ARSAMPaper", seed=0, horizon="tiny")

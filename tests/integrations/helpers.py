@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from core import ARSAM
+from arsam.core import ARSAM
 
 Batch = tuple[Tensor, Tensor]
 

@@ -27,7 +27,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from core import ARSAM
+from arsam.core import ARSAM
 from tests.integrations.helpers import (
     Batch,
     arsam_for,

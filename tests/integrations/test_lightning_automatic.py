@@ -22,7 +22,7 @@ import torch
 from lightning.pytorch.plugins.precision import MixedPrecision
 from torch import Tensor, nn
 
-from core import ARSAM
+from arsam.core import ARSAM
 from tests.integrations.helpers import (
     Batch,
     arsam_for,

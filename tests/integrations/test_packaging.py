@@ -5,7 +5,7 @@ dependencies through a ``.pth`` line (a plain path: this environment's own ``.pt
 files, such as the checkout's editable install, are not read there), with
 ``pip install --no-build-isolation --no-deps --no-index`` from a copy of the sources,
 so it needs no network. README's plain-PyTorch example then runs from a temporary
-directory outside the checkout, where ``import core`` must resolve to the installed copy.
+directory outside the checkout, where ``import arsam`` must resolve to the installed copy.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import tomllib
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("core", "tasks", "tools", "configs", "pyproject.toml", "README.md", "LICENSE")
+SOURCES = ("arsam", "core", "tasks", "tools", "configs")
+SOURCES += ("pyproject.toml", "setup.py", "README.md", "LICENSE")
 
 PRELUDE = """\
 import torch
@@ -36,14 +37,13 @@ epochs = 1
 """
 
 EPILOGUE = """
-import core
+import arsam.core
 from mmengine.config import Config
 
 assert opt.stats["steps"] == len(loader), opt.stats
-share = Path(sys.prefix) / "share" / "arsam-suite" / "configs"
-cfg = Config.fromfile(str(share / "classification" / "digits_arsam.py"))
+cfg = Config.fromfile(arsam.config_path("classification/digits_arsam.py"))
 assert cfg.optim_wrapper.optimizer.type == "ARSAM", cfg.optim_wrapper
-print("CORE", core.__file__)
+print("CORE", arsam.core.__file__)
 """
 
 
@@ -87,7 +87,8 @@ def test_installed_package_runs_the_readme_example(tmp_path: Path) -> None:
     for name in SOURCES:
         origin = ROOT / name
         if origin.is_dir():
-            shutil.copytree(origin, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+            ignore = shutil.ignore_patterns("__pycache__")
+            shutil.copytree(origin, source / name, symlinks=True, ignore=ignore)
         else:
             source.mkdir(exist_ok=True)
             shutil.copy2(origin, source / name)
@@ -115,7 +116,7 @@ def test_installed_package_runs_the_readme_example(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
 
-    installed = venv / "share" / "arsam-suite" / "configs"
+    installed = Path(purelib) / "arsam" / ".mim" / "configs"
     shipped = {p.relative_to(installed) for p in installed.rglob("*.py")}
     in_sources = {p.relative_to(source / "configs") for p in (source / "configs").rglob("*.py")}
     assert shipped == in_sources

@@ -1,4 +1,4 @@
-"""The trainer callbacks of core.integrations: ARSAM's telemetry in the trainers' own logs.
+"""The trainer callbacks of arsam.core.integrations: ARSAM's telemetry in the trainers' own logs.
 
 A short Hugging Face ``Trainer`` run (the recipe's ``ARSAMTrainer``) and short Lightning
 runs (automatic and manual optimization) must report ``opt.stats`` through the trainer's
@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-from core.integrations import loggable_stats
+from arsam.core.integrations import loggable_stats
 from tests.integrations.helpers import (
     exercised_both_steps,
     fit_lightning,
@@ -77,7 +77,7 @@ def recorder() -> Any:
 @pytest.mark.usefixtures("_single_process")
 @pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before")
 def test_hf_callback_reports_the_stats_to_every_callback(tmp_path: Any) -> None:
-    from core.integrations.hf_trainer import add_stats_callback
+    from arsam.core.integrations.hf_trainer import add_stats_callback
 
     seen = recorder()  # stands for a reporter: it comes before callbacks added later
     trainer = hf_trainer(tmp_path, callbacks=[seen])
@@ -102,7 +102,7 @@ def test_hf_callback_reports_the_stats_to_every_callback(tmp_path: Any) -> None:
 @pytest.mark.usefixtures("_single_process")
 @pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before")
 def test_hf_callback_given_to_the_trainer_fills_the_log_history(tmp_path: Any) -> None:
-    from core.integrations.hf_trainer import TwoPassStatsCallback
+    from arsam.core.integrations.hf_trainer import TwoPassStatsCallback
 
     trainer = hf_trainer(tmp_path, callbacks=[TwoPassStatsCallback()])
     trainer.train()
@@ -153,7 +153,7 @@ def test_hf_grad_norm_is_the_norm_of_the_gradient_the_update_used(
 def test_hf_callback_without_a_two_pass_optimizer_says_what_to_do(tmp_path: Any) -> None:
     import transformers
 
-    from core.integrations.hf_trainer import TwoPassStatsCallback
+    from arsam.core.integrations.hf_trainer import TwoPassStatsCallback
 
     trainer = hf_trainer(
         tmp_path,
@@ -205,7 +205,7 @@ def lightning_module(kind: str) -> Any:
 
 @pytest.mark.parametrize("kind", ["automatic", "manual"])
 def test_lightning_callback_logs_the_stats_through_the_loggers(kind: str, tmp_path: Any) -> None:
-    from core.integrations.lightning_trainer import TwoPassStatsCallback
+    from arsam.core.integrations.lightning_trainer import TwoPassStatsCallback
 
     logger = recording_logger()
     trainer = fit_lightning(
@@ -227,7 +227,7 @@ def test_lightning_callback_logs_the_stats_through_the_loggers(kind: str, tmp_pa
 
 
 def test_lightning_gradient_clip_val_is_refused_before_any_step(tmp_path: Any) -> None:
-    from core.integrations.lightning_trainer import TwoPassStatsCallback
+    from arsam.core.integrations.lightning_trainer import TwoPassStatsCallback
 
     module = lightning_module("automatic")
     before = tensors_of(module.model)
@@ -246,7 +246,7 @@ def test_lightning_gradient_clip_val_is_refused_before_any_step(tmp_path: Any) -
 def test_lightning_callback_without_a_two_pass_optimizer_says_what_to_do(tmp_path: Any) -> None:
     import lightning as L
 
-    from core.integrations.lightning_trainer import TwoPassStatsCallback
+    from arsam.core.integrations.lightning_trainer import TwoPassStatsCallback
 
     class SGDModule(L.LightningModule):
         def __init__(self) -> None:

@@ -17,7 +17,7 @@ import torch
 import transformers
 from torch import Tensor, nn
 
-from core import ARSAM, TwoPassOptimizer
+from arsam.core import ARSAM, TwoPassOptimizer
 from tests.integrations.helpers import assert_same_model, exercised_both_steps
 
 STEPS = 12

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import core.mmengine_adapter  # noqa: F401  (registers SAM/ARSAM and the wrapper)
-import tasks.pose  # noqa: F401  (applies the compatibility shims, registers MMPose)
-from tasks.pose.synthetic_coco import generate
+import arsam.core.mmengine_adapter  # registers SAM/ARSAM and the wrapper
+import arsam.tasks.pose  # noqa: F401  (applies the compatibility shims, registers MMPose)
+from arsam.tasks.pose.synthetic_coco import generate
 
 
 @pytest.fixture(scope="session")

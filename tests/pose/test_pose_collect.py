@@ -1,11 +1,11 @@
-"""tools.analysis_tools.collect_pose: one Markdown table from MMEngine's scalar logs."""
+"""arsam.tools.analysis_tools.collect_pose: one Markdown table from MMEngine's scalar logs."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from tools.analysis_tools.collect_pose import main, read_records, summarise
+from arsam.tools.analysis_tools.collect_pose import main, read_records, summarise
 
 
 def write_log(work_dir: Path, start: str, records: list[dict]) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tasks.pose import compat
+from arsam.tasks.pose import compat
 from tests.pose.helpers import CONFIGS, REPO
 
 needs_stand_in = pytest.mark.skipif(

@@ -39,7 +39,7 @@ def test_variants_differ_only_in_optim_wrapper(family: str) -> None:
     assert set(wrappers["arsam"]["optimizer"]) == {"type", "base_optimizer", "rho"}
     assert wrappers["arsam_paper"]["optimizer"]["warmup_epochs"] == 3
     imports = configs["arsam"]["custom_imports"]["imports"]
-    assert imports == ["core.mmengine_adapter", "tasks.pose"]
+    assert imports == ["arsam.core.mmengine_adapter", "arsam.tasks.pose"]
 
 
 def test_hrnet_coco_is_mmposes_recipe() -> None:

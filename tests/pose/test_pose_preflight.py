@@ -1,4 +1,4 @@
-"""tasks.pose.preflight: clear errors for missing data and unreachable pretrained weights."""
+"""arsam.tasks.pose.preflight: clear errors for missing data and unreachable pretrained weights."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from tasks.pose import prerequisites as pf
+from arsam.tasks.pose import prerequisites as pf
+from arsam.tools.cli import UserError
 from tests.pose.helpers import CONFIGS, DEMO_CONFIG, load_train_tool
-from tools.cli import UserError
 
 HRNET_URL = "https://download.openmmlab.com/mmpose/pretrain_models/hrnet_w32-36af842e.pth"
 
@@ -42,7 +42,7 @@ def test_missing_coco_and_weights_explained_in_one_paragraph(offline: Path) -> N
         "data/coco/person_detection_results/COCO_val2017_detections_AP_H_56_person.json",
     ):
         assert path in text
-    assert "cocodataset.org" in text and "python -m tasks.pose.synthetic_coco" in text
+    assert "cocodataset.org" in text and "python -m arsam.tasks.pose.synthetic_coco" in text
     assert HRNET_URL in text and str(offline / "checkpoints" / "hrnet_w32-36af842e.pth") in text
     assert "--cfg-options model.backbone.init_cfg=None" in text
 

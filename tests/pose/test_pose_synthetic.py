@@ -10,7 +10,7 @@ from mmengine.registry import init_default_scope
 from mmpose.registry import DATASETS
 from xtcocotools.coco import COCO
 
-from tasks.pose.synthetic_coco import KEYPOINT_NAMES, generate, main
+from arsam.tasks.pose.synthetic_coco import KEYPOINT_NAMES, generate, main
 from tests.pose.helpers import CODEC, FIXED_TRAIN_PIPELINE
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from arsam.tools.analysis_tools.collect_pose import read_records, summarise
 from tests.pose.helpers import (
     DEMO_CONFIG,
     REPO,
@@ -25,7 +26,6 @@ from tests.pose.helpers import (
     train,
     write_config,
 )
-from tools.analysis_tools.collect_pose import read_records, summarise
 
 WRAPPERS = {"ARSAMPaper": SMALL_ARSAM_PAPER, "SAM": SMALL_SAM}
 
@@ -84,7 +84,9 @@ def test_simplebaseline_trains_with_arsam_by_changing_only_the_optimizer(
     synthetic_coco: Path, tmp_path: Path
 ) -> None:
     entries = synthetic_overrides(str(synthetic_coco), epochs=1, val_interval=1)
-    imports = dict(imports=["core.mmengine_adapter", "tasks.pose"], allow_failed_imports=False)
+    imports = dict(
+        imports=["arsam.core.mmengine_adapter", "arsam.tasks.pose"], allow_failed_imports=False
+    )
     adam = write_config(
         tmp_path / "simplebaseline_adam.py",
         SIMPLEBASELINE,

@@ -10,9 +10,9 @@ import torch
 from mmengine.config import Config
 from torch import nn
 
-import tasks.classification
-import tasks.quantization
-from tasks.quantization import QuantCifarResNet
+import arsam.tasks.classification
+import arsam.tasks.quantization
+from arsam.tasks.quantization import QuantCifarResNet
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "quantization"
 SCALE_PATTERN = r"scaling_impl\.value$"
@@ -40,7 +40,7 @@ def scale_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
 
 def quantizer_counters(model: nn.Module) -> set[int]:
     """The distinct calibration counters of ``model``'s activation quantizers."""
-    return set(tasks.quantization.calibration_counters(model).values())
+    return set(arsam.tasks.quantization.calibration_counters(model).values())
 
 
 def batchnorm_counters(model: nn.Module) -> set[int]:

@@ -4,7 +4,7 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import MODELS
 
-from tasks.quantization import load_float_weights
+from arsam.tasks.quantization import load_float_weights
 
 from .helpers import CONFIG_DIR
 
@@ -16,7 +16,7 @@ RUNS = [
     "digits_w4a4",
 ]
 OPTIMIZERS = ["sgd", "sam", "arsam", "arsam_paper"]
-IMPORTS = ["core.mmengine_adapter", "tasks.classification", "tasks.quantization"]
+IMPORTS = ["arsam.core.mmengine_adapter", "arsam.tasks.classification", "arsam.tasks.quantization"]
 
 
 def _load(name: str) -> Config:

@@ -15,11 +15,11 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 from torch import nn
 
-import core.mmengine_adapter  # noqa: F401  (registers CPUDistributedDataParallel)
-from core import SAM
-from core.mmengine_adapter import SAMOptimWrapper
-from core.training_infra.distributed import CPUDistributedDataParallel
-from core.training_infra.rebind import ParameterRebindHook
+import arsam.core.mmengine_adapter  # noqa: F401  (registers CPUDistributedDataParallel)
+from arsam.core import SAM
+from arsam.core.mmengine_adapter import SAMOptimWrapper
+from arsam.core.training_infra.distributed import CPUDistributedDataParallel
+from arsam.core.training_infra.rebind import ParameterRebindHook
 
 from .helpers import batch, scale_parameters, tiny_net
 

@@ -8,7 +8,7 @@ from brevitas.nn import QuantConv2d, QuantLinear
 from onnx import version_converter
 from onnx.reference import ReferenceEvaluator
 
-from tasks.quantization import export_qcdq, quantized_tensors
+from arsam.tasks.quantization import export_qcdq, quantized_tensors
 
 from .helpers import batch, tiny_net
 

@@ -9,8 +9,8 @@ from brevitas.core.stats import AbsMax
 from brevitas.core.stats.stats_wrapper import _RuntimeStats
 from brevitas.nn import QuantReLU
 
-from core import SAM, ARSAMPaper, FrozenStatistics
-from tasks.quantization.quantizers import act_quant
+from arsam.core import SAM, ARSAMPaper, FrozenStatistics
+from arsam.tasks.quantization.quantizers import act_quant
 
 from .helpers import batch, batchnorm_counters, quantizer_counters, tiny_net
 

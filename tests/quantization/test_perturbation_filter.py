@@ -6,7 +6,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from core import SAM
+from arsam.core import SAM
 
 from .helpers import CONFIG_DIR, SCALE_PATTERN, batch, scale_parameters, tiny_net
 

@@ -9,9 +9,9 @@ from mmengine.config import Config
 from mmengine.registry import MODELS
 from mmengine.runner import Runner
 
-import core.mmengine_adapter  # noqa: F401
-from tasks.quantization import export_checkpoint
-from tools.cli import build_runner
+import arsam.core.mmengine_adapter  # noqa: F401
+from arsam.tasks.quantization import export_checkpoint
+from arsam.tools.cli import build_runner
 
 from .helpers import (
     CONFIG_DIR,

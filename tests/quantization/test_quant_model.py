@@ -5,9 +5,9 @@ import torch
 from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
 from mmengine.registry import MODELS
 
-from core.training_infra.checkpoint_checks import CheckpointError
-from tasks.classification import CifarResNet, ImageClassifier
-from tasks.quantization import QuantCifarResNet, QuantRecipe, load_float_weights
+from arsam.core.training_infra.checkpoint_checks import CheckpointError
+from arsam.tasks.classification import CifarResNet, ImageClassifier
+from arsam.tasks.quantization import QuantCifarResNet, QuantRecipe, load_float_weights
 
 from .helpers import batch, scale_parameters, tiny_net
 

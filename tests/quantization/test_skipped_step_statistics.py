@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from core import SAM
-from tasks.quantization import calibration_counters
+from arsam.core import SAM
+from arsam.tasks.quantization import calibration_counters
 
 from .helpers import batch, tiny_net
 

@@ -1,7 +1,7 @@
 """--amp on every task's smallest CPU config: bfloat16 autocast, and float16 with a GradScaler.
 
 Each run goes through the command line's code (``load_config(..., amp=True)`` and
-``tools.cli.train``) for two iterations, without validation, and checks that the forward
+``arsam.tools.cli.train``) for two iterations, without validation, and checks that the forward
 really ran in the reduced precision, that the loss is finite and that a SAM step happened.
 """
 
@@ -19,11 +19,11 @@ from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 from torch import nn
 
-import core.mmengine_adapter  # noqa: F401  (registers the optimizers and the wrapper)
-import tasks.pose  # noqa: F401  (applies the compatibility shims)
-from tasks.pose.synthetic_coco import generate
+import arsam.core.mmengine_adapter  # registers the optimizers and the wrapper
+import arsam.tasks.pose  # noqa: F401  (applies the compatibility shims)
+from arsam.tasks.pose.synthetic_coco import generate
+from arsam.tools.cli import UserError, enable_amp, load_config, train
 from tests.pose.helpers import DEMO_CONFIG, SMALL_ARSAM_PAPER, synthetic_overrides, write_config
-from tools.cli import UserError, enable_amp, load_config, train
 
 REPO = Path(__file__).resolve().parents[2]
 DIGITS = REPO / "configs" / "classification" / "digits_arsam_paper.py"

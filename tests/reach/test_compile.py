@@ -21,11 +21,11 @@ from mmengine.registry import MODELS
 from torch import nn
 from torch._dynamo.utils import counters
 
-import core.mmengine_adapter  # noqa: F401  (registers the optimizers and the wrapper)
+import arsam.core.mmengine_adapter  # noqa: F401  (registers the optimizers and the wrapper)
 import tests.adapter.toy  # noqa: F401  (registers the toy dataset and metric)
-from core import TWO_PASS_METHODS, MomentumSAM, TwoPassOptimizer
+from arsam.core import TWO_PASS_METHODS, MomentumSAM, TwoPassOptimizer
+from arsam.tools.cli import build_runner
 from tests.core.helpers import batches, tiny_model
-from tools.cli import build_runner
 
 STEPS = 8
 ITERS = 6

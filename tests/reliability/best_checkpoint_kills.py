@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import torch
 
-import core.mmengine_adapter  # noqa: F401
+import arsam.core.mmengine_adapter  # noqa: F401
 import tests.adapter.toy  # noqa: F401
 from tests.reliability.fault_injection import CONFIG, final_checkpoint
 from tests.reliability.harness import fork_train, same, training_state

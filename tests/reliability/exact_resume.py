@@ -16,7 +16,7 @@ import sys
 
 import torch
 
-import core.mmengine_adapter  # noqa: F401
+import arsam.core.mmengine_adapter  # noqa: F401
 import tests.adapter.toy  # noqa: F401  (FirstSamples)
 from tests.reliability.harness import fork_train, same, training_state
 
@@ -35,8 +35,8 @@ def small_config(case: str, work_root: str) -> tuple[str, int]:
     base = osp.join(ROOT, CASES[case])
     lines = [f"_base_ = {base!r}", f"train_cfg = dict(max_epochs={EPOCHS}, val_interval=1)"]
     if case == "pose_synthetic":
-        import tasks.pose  # noqa: F401
-        from tasks.pose.synthetic_coco import generate
+        import arsam.tasks.pose  # noqa: F401
+        from arsam.tasks.pose.synthetic_coco import generate
 
         data = osp.join(work_root, "coco_synthetic", "")
         generate(data, train=12, val=4, seed=0)

@@ -24,9 +24,9 @@ import time
 
 import torch
 
-import core.mmengine_adapter  # noqa: F401
+import arsam.core.mmengine_adapter  # noqa: F401
 import tests.adapter.toy  # noqa: F401
-from core.training_infra.checkpoint_checks import CheckpointError, read_checkpoint
+from arsam.core.training_infra.checkpoint_checks import CheckpointError, read_checkpoint
 from tests.reliability.harness import fork_train, same, training_state
 
 CONFIG = osp.join(osp.dirname(osp.abspath(__file__)), "toy_iter_config.py")

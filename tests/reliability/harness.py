@@ -21,9 +21,9 @@ import torchvision  # noqa: F401  (imported once here rather than by every child
 from mmengine.config import Config
 from mmengine.hooks import Hook
 
-from tools.cli import main
-from tools.cli.config import load_config
-from tools.cli.runs import train
+from arsam.tools.cli import main
+from arsam.tools.cli.config import load_config
+from arsam.tools.cli.runs import train
 
 
 def cache_config_text() -> None:
@@ -87,7 +87,7 @@ class KillSwitch:
                 switch.event()
                 switch.after_iteration(runner.iter + 1)
 
-        from tools.cli import runs
+        from arsam.tools.cli import runs
 
         build = runs.build_runner
 
@@ -138,7 +138,7 @@ def fork_train(
 
 def parse(argv: list[str]) -> dict[str, Any]:
     """tools/train.py's arguments as load_config's keywords."""
-    from tools.train import parse_args
+    from arsam.tools.train import parse_args
 
     args = parse_args(argv)
     return dict(

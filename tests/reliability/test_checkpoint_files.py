@@ -8,12 +8,12 @@ import sys
 
 import torch
 
-from core.training_infra.checkpoint_checks import find_resumable_checkpoint
-from core.training_infra.checkpoints import PARTIAL_PREFIX
+from arsam.core.training_infra.checkpoint_checks import find_resumable_checkpoint
+from arsam.core.training_infra.checkpoints import PARTIAL_PREFIX
+from arsam.tools.cli import main
+from arsam.tools.test import run as evaluate_tool
+from arsam.tools.train import run as train_tool
 from tests.adapter.conftest import CONFIG
-from tools.cli import main
-from tools.test import run as evaluate_tool
-from tools.train import run as train_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROTATING = ["default_hooks.checkpoint.max_keep_ckpts=1", "train_cfg.max_epochs=3"]

@@ -18,12 +18,12 @@ import pytest
 import torch
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
+from arsam.tools.cli import main
+from arsam.tools.publish_checkpoint import run as publish_tool
+from arsam.tools.test import run as evaluate_tool
+from arsam.tools.train import run as train_tool
 from tests.adapter.conftest import CONFIG
 from tests.reliability.test_user_errors import one_paragraph, saved_checkpoint
-from tools.cli import main
-from tools.publish_checkpoint import run as publish_tool
-from tools.test import run as evaluate_tool
-from tools.train import run as train_tool
 
 TOOLS = ["resume", "load_from", "test", "publish"]
 

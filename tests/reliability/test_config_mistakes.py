@@ -12,12 +12,12 @@ import errno
 import pytest
 from mmengine.runner import EpochBasedTrainLoop
 
-import core.training_infra.checkpoints as checkpoint_files
-from core.training_infra.checkpoint_checks import read_checkpoint
+import arsam.core.training_infra.checkpoints as checkpoint_files
+from arsam.core.training_infra.checkpoint_checks import read_checkpoint
+from arsam.tools.cli import main
+from arsam.tools.train import run as train_tool
 from tests.adapter.conftest import CONFIG
 from tests.reliability.test_user_errors import no_training_step, one_paragraph, train_with
-from tools.cli import main
-from tools.train import run as train_tool
 
 __all__ = ["no_training_step"]  # the autouse fixture, active in this module too
 

@@ -8,9 +8,9 @@ import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 
+from arsam.tools.cli import build_runner, main
+from arsam.tools.train import run as train_tool
 from tests.adapter.conftest import CONFIG
-from tools.cli import build_runner, main
-from tools.train import run as train_tool
 
 
 def run(tmp_path, *options: str) -> int:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.training_infra.checkpoint_checks import CheckpointError, check_optimizer_settings
+from arsam.core.training_infra.checkpoint_checks import CheckpointError, check_optimizer_settings
+from arsam.tools.cli import main
+from arsam.tools.train import run as train_tool
 from tests.adapter.conftest import CONFIG
-from tools.cli import main
-from tools.train import run as train_tool
 
 # Per-parameter groups (MMEngine then keeps base_param_settings next to them).
 GROUPS = [

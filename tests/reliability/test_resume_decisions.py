@@ -6,20 +6,20 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from core.mmengine_adapter.optimizer_identity import (
+from arsam.core.mmengine_adapter.optimizer_identity import (
     check_resume_plan,
     check_same_optimizer,
     identity_of,
 )
-from core.training_infra.checkpoint_checks import CheckpointError
+from arsam.core.training_infra.checkpoint_checks import CheckpointError
+from arsam.tools.cli.runs import build_runner
+from arsam.tools.train import run as train_tool
 from tests.adapter.conftest import CONFIG
 from tests.reliability.test_user_errors import (  # noqa: F401  (no_training_step: autouse)
     no_training_step,
     one_paragraph,
     saved_checkpoint,
 )
-from tools.cli.runs import build_runner
-from tools.train import run as train_tool
 
 PLAIN_SGD = dict(
     _delete_=True, type="OptimWrapper", optimizer=dict(type="SGD", lr=0.1, momentum=0.9)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from mmengine.config import Config
 
-from core.training_infra.random_state import (
+from arsam.core.training_infra.random_state import (
     RandomStateHook,
     capture_random_state,
     inexact_resume_warnings,
 )
+from arsam.tools.cli import build_runner
 from tests.adapter.conftest import CONFIG
-from tools.cli import build_runner
 
 
 def epoch_loop(tmp_path, persistent: bool, iteration: int):

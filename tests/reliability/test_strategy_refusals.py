@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from arsam.tools.test import run as evaluate_tool
 from tests.adapter.conftest import CONFIG
 from tests.reliability.test_user_errors import (  # noqa: F401  (the fixture forbids steps)
     no_training_step,
@@ -11,7 +12,6 @@ from tests.reliability.test_user_errors import (  # noqa: F401  (the fixture for
     saved_checkpoint,
     train_with,
 )
-from tools.test import run as evaluate_tool
 
 SUPPORTED = ("DDPStrategy", "tools/dist_train.sh", "fully_shard")
 

@@ -19,10 +19,13 @@ import torch
 from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from core.training_infra import checkpoint_loading
-from core.training_infra.checkpoint_checks import CheckpointError
-from core.training_infra.checkpoint_loading import download_cache_path, load_checkpoint_safely
-from tasks.quantization.float_init import float_state_dict
+from arsam.core.training_infra import checkpoint_loading
+from arsam.core.training_infra.checkpoint_checks import CheckpointError
+from arsam.core.training_infra.checkpoint_loading import download_cache_path, load_checkpoint_safely
+from arsam.tasks.quantization.float_init import float_state_dict
+from arsam.tools.cli import main
+from arsam.tools.publish_checkpoint import run as publish_tool
+from arsam.tools.test import run as evaluate_tool
 from tests.adapter.conftest import CONFIG
 from tests.reliability.test_user_errors import (  # noqa: F401  (no_training_step is autouse)
     no_training_step,
@@ -30,9 +33,6 @@ from tests.reliability.test_user_errors import (  # noqa: F401  (no_training_ste
     saved_checkpoint,
     train_with,
 )
-from tools.cli import main
-from tools.publish_checkpoint import run as publish_tool
-from tools.test import run as evaluate_tool
 
 
 class Payload:
@@ -159,6 +159,6 @@ def test_an_unreachable_url_is_one_paragraph(capsys, tmp_path, served) -> None:
 
 
 def _train(argv: list[str]) -> object:
-    from tools.train import run
+    from arsam.tools.train import run
 
     return run(argv)

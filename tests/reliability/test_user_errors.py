@@ -11,10 +11,10 @@ import pytest
 import torch
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
+from arsam.tools.cli import UserError, main
+from arsam.tools.test import run as evaluate_tool
+from arsam.tools.train import run as train_tool
 from tests.adapter.conftest import CONFIG
-from tools.cli import UserError, main
-from tools.test import run as evaluate_tool
-from tools.train import run as train_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -52,7 +52,7 @@ def saved_checkpoint(tmp_path, name: str = "epoch_1.pth", **cfg_options: object)
     """A real checkpoint of the toy config (one epoch), written without the forbidden steps."""
     from mmengine.config import Config
 
-    from tools.cli.runs import build_runner
+    from arsam.tools.cli.runs import build_runner
 
     cfg = Config.fromfile(CONFIG)
     cfg.work_dir, cfg.launcher = str(tmp_path / "source"), "none"

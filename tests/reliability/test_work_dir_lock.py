@@ -21,12 +21,12 @@ import pytest
 import torch
 from mmengine.hooks import Hook
 
+from arsam.tools.cli import main
+from arsam.tools.test import run as evaluate_tool
+from arsam.tools.train import run as train_tool
 from tests.adapter.conftest import CONFIG
 from tests.reliability.harness import cache_config_text, parse
 from tests.reliability.test_user_errors import one_paragraph
-from tools.cli import main
-from tools.test import run as evaluate_tool
-from tools.train import run as train_tool
 
 LOCK = "run.lock"
 ACTIONS = ("continue", "error", "sigterm", "sigkill")
@@ -83,8 +83,8 @@ def _child(argv: list[str], gate: Path, pause_after: int) -> None:
         cache_config_text()
         sys.argv = ["tools/train.py", *argv]
         _install_gate(gate, pause_after)
-        from tools.cli.config import load_config
-        from tools.cli.runs import train
+        from arsam.tools.cli.config import load_config
+        from arsam.tools.cli.runs import train
 
         code = main(lambda: train(load_config(**parse(argv))))
     except SystemExit as stop:
@@ -99,7 +99,7 @@ def _child(argv: list[str], gate: Path, pause_after: int) -> None:
 
 def _install_gate(gate: Path, pause_after: int) -> None:
     """Make every Runner built in this (child) process stop after iteration ``pause_after``."""
-    from tools.cli import runs
+    from arsam.tools.cli import runs
 
     class Gate(Hook):
         priority = "VERY_LOW"
@@ -230,7 +230,7 @@ def test_recorded_live_holder_is_refused_and_a_reused_pid_is_not(capsys, tmp_pat
 
 
 def test_only_rank_zero_takes_the_lock(tmp_path, monkeypatch) -> None:
-    from tools.cli.work_dir_lock import work_dir_lock
+    from arsam.tools.cli.work_dir_lock import work_dir_lock
 
     monkeypatch.setenv("RANK", "1")
     with work_dir_lock(str(tmp_path / "rank1"), "pytorch"):

@@ -17,12 +17,12 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from mmengine.runner import EpochBasedTrainLoop
 
-from core.mmengine_adapter import SAMOptimWrapper
-from core.sam import SAM
+from arsam.core.mmengine_adapter import SAMOptimWrapper
+from arsam.core.sam import SAM
+from arsam.tools.cli import main
+from arsam.tools.cli.runs import train
 from tests.adapter.conftest import CONFIG
 from tests.reliability.test_user_errors import train_with
-from tools.cli import main
-from tools.cli.runs import train
 
 SGD = dict(type="SGD", lr=0.1, momentum=0.9)
 

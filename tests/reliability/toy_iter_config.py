@@ -1,7 +1,7 @@
 # The fault-injection run: an iteration-based toy ARSAM run with random augmentations, dropout,
 # validation, a learning-rate schedule and a checkpoint every 2 iterations (1 kept + the best).
 custom_imports = dict(
-    imports=["core.mmengine_adapter", "tests.adapter.toy"], allow_failed_imports=False
+    imports=["arsam.core.mmengine_adapter", "tests.adapter.toy"], allow_failed_imports=False
 )
 model = dict(type="AdapterToyModel", dropout=0.1)
 train_dataloader = dict(

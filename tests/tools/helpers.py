@@ -9,7 +9,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from tools.cli.errors import main
+from arsam.tools.cli.errors import main
 
 REPO = Path(__file__).resolve().parents[2]
 DIGITS_CONFIG = REPO / "configs" / "classification" / "digits_arsam.py"

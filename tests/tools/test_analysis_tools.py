@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools.helpers import DIGITS_CONFIG, SHORT_DIGITS, exit_code, load_script, tool_argv
-from tools.analysis_tools import (
+from arsam.tools.analysis_tools import (
     analyze_logs,
     browse_dataset,
     get_flops,
     plot_telemetry,
     print_config,
 )
-from tools.analysis_tools.work_dir_logs import series
+from arsam.tools.analysis_tools.work_dir_logs import series
+from tests.tools.helpers import DIGITS_CONFIG, SHORT_DIGITS, exit_code, load_script, tool_argv
 
 PNG = b"\x89PNG\r\n\x1a\n"
 TOOLS = [analyze_logs, plot_telemetry, get_flops, print_config, browse_dataset]

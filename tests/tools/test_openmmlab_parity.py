@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools.helpers import DIGITS_CONFIG, SHORT_DIGITS, exit_code, load_script, tool_argv
-from tools.analysis_tools import (
+from arsam.tools.analysis_tools import (
     analyze_logs,
     analyze_results,
     browse_dataset,
     confusion_matrix,
     get_flops,
 )
-from tools.analysis_tools.class_predictions import read_predictions
-from tools.cli.config import enable_pose_badcase, load_config
+from arsam.tools.analysis_tools.class_predictions import read_predictions
+from arsam.tools.cli.config import enable_pose_badcase, load_config
+from tests.tools.helpers import DIGITS_CONFIG, SHORT_DIGITS, exit_code, load_script, tool_argv
 
 TRAIN, TEST = load_script("train.py"), load_script("test.py")
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -12,13 +12,13 @@ import pytest
 import torch
 from mmengine.config import DictAction
 
-import tasks.classification  # noqa: F401  (registers the backbones)
-from tasks.classification.models.image_classifier import ImageClassifier
-from tools.analysis_tools import analyze_logs
-from tools.benchmarking.suite_report import MAX_PASSES, accuracy_against_passes_figure
-from tools.cli import runs
-from tools.cli.config import load_config
-from tools.cli.registry_checks import check_registry_arguments
+import arsam.tasks.classification  # noqa: F401  (registers the backbones)
+from arsam.tasks.classification.models.image_classifier import ImageClassifier
+from arsam.tools.analysis_tools import analyze_logs
+from arsam.tools.benchmarking.suite_report import MAX_PASSES, accuracy_against_passes_figure
+from arsam.tools.cli import runs
+from arsam.tools.cli.config import load_config
+from arsam.tools.cli.registry_checks import check_registry_arguments
 
 DIGITS = Path(__file__).resolve().parents[2] / "configs" / "classification" / "digits_arsam.py"
 

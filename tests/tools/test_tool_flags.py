@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
+from arsam.tools.cli.config import enable_visualization, load_config
+from arsam.tools.cli.errors import UserError
 from tests.pose.helpers import logged_records
 from tests.tools.helpers import DIGITS_CONFIG, SHORT_DIGITS, exit_code, load_script, tool_argv
-from tools.cli.config import enable_visualization, load_config
-from tools.cli.errors import UserError
 
 TRAIN, TEST = load_script("train.py"), load_script("test.py")
 
@@ -99,8 +99,10 @@ def test_out_dump_and_show_dir_on_pose(pose_run: dict, pose_config: Path, tmp_pa
 
 
 def test_show_dir_without_a_visualization_hook_is_one_paragraph(tmp_path: Path) -> None:
-    # a config with no default_hooks.visualization that does not import tasks.classification
-    cfg = Config(dict(default_hooks=dict(), custom_imports=dict(imports=["core.mmengine_adapter"])))
+    # a config with no default_hooks.visualization that does not import arsam.tasks.classification
+    cfg = Config(
+        dict(default_hooks=dict(), custom_imports=dict(imports=["arsam.core.mmengine_adapter"]))
+    )
     with pytest.raises(UserError, match="has neither") as refused:
         enable_visualization(cfg, str(tmp_path / "shown"), show=False, wait_time=1.0)
     assert "--dump FILE.pkl" in str(refused.value)

@@ -25,10 +25,13 @@ warnings.filterwarnings("ignore", message="pkg_resources is deprecated", categor
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import DATASETS  # noqa: E402
 
-from tools.analysis_tools.class_predictions import predictions_of, true_class_losses  # noqa: E402
-from tools.analysis_tools.figures import save_figure  # noqa: E402
-from tools.analysis_tools.tool_config import dataset_section, load_scoped_config  # noqa: E402
-from tools.cli.errors import UserError, config_errors, main  # noqa: E402
+from arsam.tools.analysis_tools.class_predictions import (  # noqa: E402
+    predictions_of,
+    true_class_losses,
+)
+from arsam.tools.analysis_tools.figures import save_figure  # noqa: E402
+from arsam.tools.analysis_tools.tool_config import dataset_section, load_scoped_config  # noqa: E402
+from arsam.tools.cli.errors import UserError, config_errors, main  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -48,7 +51,7 @@ def write_bad_cases(
     cfg: Config, predictions: list[dict[str, Any]], out_dir: str, topk: int
 ) -> list[dict[str, Any]]:
     """Draw the ``topk`` predictions with the highest true-label loss into ``out_dir``."""
-    from tasks.classification.visualization import draw_prediction
+    from arsam.tasks.classification.visualization import draw_prediction
 
     if topk < 1:
         raise UserError(f"--topk must be 1 or more, got {topk}.")

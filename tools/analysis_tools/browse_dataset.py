@@ -28,9 +28,9 @@ import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import DATASETS  # noqa: E402
 
-from tools.analysis_tools.figures import save_figure  # noqa: E402
-from tools.analysis_tools.tool_config import dataset_section, load_scoped_config  # noqa: E402
-from tools.cli.errors import UserError, config_errors, main  # noqa: E402
+from arsam.tools.analysis_tools.figures import save_figure  # noqa: E402
+from arsam.tools.analysis_tools.tool_config import dataset_section, load_scoped_config  # noqa: E402
+from arsam.tools.cli.errors import UserError, config_errors, main  # noqa: E402
 
 _VISUALIZER_IDS = itertools.count()
 

@@ -12,10 +12,10 @@ import torch
 import torch._weights_only_unpickler as weights_only_unpickler
 from mmengine.config import Config
 
-from tools.analysis_tools.tool_config import dataset_section
-from tools.cli.config import add_dump_metric
-from tools.cli.errors import UserError, config_errors
-from tools.cli.runs import test
+from arsam.tools.analysis_tools.tool_config import dataset_section
+from arsam.tools.cli.config import add_dump_metric
+from arsam.tools.cli.errors import UserError, config_errors
+from arsam.tools.cli.runs import test
 
 
 def _tensor_bytes(data: bytes) -> Any:

@@ -6,7 +6,7 @@ so resumed runs are included), the dumped config for the batch size, and an opti
 ``run_info.json`` written by ``tools/reproduce/classification.sh`` (``wall_time_s``, ``gpus``).
 Missing keys show as ``-``.
 
-    python -m tools.analysis_tools.collect_classification work_dirs/classification \
+    python -m arsam.tools.analysis_tools.collect_classification work_dirs/classification \
         --output results.md
 """
 
@@ -23,10 +23,10 @@ from typing import Any
 
 from mmengine.config import Config
 
-from core.mmengine_adapter.optim_wrapper import TELEMETRY_KEYS
-from tasks.classification.accuracy import TOP1_KEY
-from tools.analysis_tools.work_dir_logs import lookup, read_records
-from tools.benchmarking.tables import Column, column, fixed, markdown_table, text
+from arsam.core.mmengine_adapter.optim_wrapper import TELEMETRY_KEYS
+from arsam.tasks.classification.accuracy import TOP1_KEY
+from arsam.tools.analysis_tools.work_dir_logs import lookup, read_records
+from arsam.tools.benchmarking.tables import Column, column, fixed, markdown_table, text
 
 OPTIMIZERS = ("sgd", "sam", "arsam_paper", "arsam", "momentum_sam", "esam")
 COLUMNS = (

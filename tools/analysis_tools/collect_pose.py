@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m tools.analysis_tools.collect_pose adam=work_dirs/adam sam=work_dirs/sam \
+    python -m arsam.tools.analysis_tools.collect_pose adam=work_dirs/adam sam=work_dirs/sam \
         arsam=work_dirs/arsam --reference sam --out results.md
 
 Each run folder is searched for ``*/vis_data/scalars.json`` (one per start, so a resumed run
@@ -22,8 +22,8 @@ import os.path as osp
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tools.analysis_tools.work_dir_logs import lookup, read_records
-from tools.benchmarking.tables import Column, fixed, markdown_table
+from arsam.tools.analysis_tools.work_dir_logs import lookup, read_records
+from arsam.tools.benchmarking.tables import Column, fixed, markdown_table
 
 METRIC_SETS = (("coco/AP", "coco/AR"), ("PCK", "PCK@0.1"))
 FIXED = {digits: fixed(digits) for digits in (2, 3, 4)}  # '-' for missing values

@@ -24,10 +24,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
-from tools.analysis_tools.class_predictions import class_names, predictions_of  # noqa: E402
-from tools.analysis_tools.figures import check_figure_path, save_figure  # noqa: E402
-from tools.analysis_tools.tool_config import load_scoped_config  # noqa: E402
-from tools.cli.errors import UserError, main  # noqa: E402
+from arsam.tools.analysis_tools.class_predictions import class_names, predictions_of  # noqa: E402
+from arsam.tools.analysis_tools.figures import check_figure_path, save_figure  # noqa: E402
+from arsam.tools.analysis_tools.tool_config import load_scoped_config  # noqa: E402
+from arsam.tools.cli.errors import UserError, main  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from tools.cli.errors import UserError
+from arsam.tools.cli.errors import UserError
 
 
 def check_figure_path(path: str, flag: str = "--out") -> None:

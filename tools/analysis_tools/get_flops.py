@@ -19,8 +19,8 @@ from mmengine.analysis import get_model_complexity_info  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import DATASETS, MODELS  # noqa: E402
 
-from tools.analysis_tools.tool_config import dataset_section, load_scoped_config  # noqa: E402
-from tools.cli.errors import UserError, config_errors, main  # noqa: E402
+from arsam.tools.analysis_tools.tool_config import dataset_section, load_scoped_config  # noqa: E402
+from arsam.tools.cli.errors import UserError, config_errors, main  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

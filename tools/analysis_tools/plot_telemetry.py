@@ -16,16 +16,16 @@ warnings.filterwarnings("ignore", message="pkg_resources is deprecated", categor
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from tools.analysis_tools.figures import check_figure_path, save_figure  # noqa: E402
-from tools.analysis_tools.work_dir_logs import (  # noqa: E402
+from arsam.tools.analysis_tools.figures import check_figure_path, save_figure  # noqa: E402
+from arsam.tools.analysis_tools.work_dir_logs import (  # noqa: E402
     is_training_record,
     logged_keys,
     read_records,
     run_name,
     series,
 )
-from tools.benchmarking.plots import local_fraction  # noqa: E402
-from tools.cli.errors import UserError, main  # noqa: E402
+from arsam.tools.benchmarking.plots import local_fraction  # noqa: E402
+from arsam.tools.cli.errors import UserError, main  # noqa: E402
 
 PANELS = (
     ("quota", "quota b (SAM steps per window)"),

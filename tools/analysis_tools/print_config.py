@@ -14,8 +14,8 @@ warnings.filterwarnings("ignore", message="pkg_resources is deprecated", categor
 
 from mmengine.config import DictAction  # noqa: E402
 
-from tools.cli.config import load_config  # noqa: E402
-from tools.cli.errors import main  # noqa: E402
+from arsam.tools.cli.config import load_config  # noqa: E402
+from arsam.tools.cli.errors import main  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

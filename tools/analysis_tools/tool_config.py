@@ -5,8 +5,8 @@ from __future__ import annotations
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from tools.cli.config import load_config
-from tools.cli.errors import UserError
+from arsam.tools.cli.config import load_config
+from arsam.tools.cli.errors import UserError
 
 
 def load_scoped_config(path: str, cfg_options: dict | None = None) -> Config:

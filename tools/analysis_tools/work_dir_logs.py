@@ -11,8 +11,8 @@ import json
 import os.path as osp
 from typing import Any
 
-from core.mmengine_adapter.optim_wrapper import TELEMETRY_KEYS
-from tools.cli.errors import UserError
+from arsam.core.mmengine_adapter.optim_wrapper import TELEMETRY_KEYS
+from arsam.tools.cli.errors import UserError
 
 
 def scalar_files(path: str, missing_ok: bool = False) -> list[str]:

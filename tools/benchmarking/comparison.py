@@ -25,18 +25,18 @@ from typing import Any
 from mmengine.config import Config
 from mmengine.registry import DATASETS
 
-from core.registry import TWO_PASS_METHODS
-from tasks.benchmarks.training_curve import CURVE_FILE
-from tasks.evidence.compared import (
+from arsam.core.registry import TWO_PASS_METHODS
+from arsam.tasks.benchmarks.training_curve import CURVE_FILE
+from arsam.tasks.evidence.compared import (
     BASE,
     BASE_OPTIMIZERS,
     check_names,
     is_two_pass,
     suite_optimizers,
 )
-from tasks.evidence.progress import Progress
-from tools.analysis_tools.work_dir_logs import read_records, telemetry_series
-from tools.cli import (
+from arsam.tasks.evidence.progress import Progress
+from arsam.tools.analysis_tools.work_dir_logs import read_records, telemetry_series
+from arsam.tools.cli import (
     UserError,
     build_runner,
     check_optimizer,
@@ -179,7 +179,7 @@ def prepare_config(settings: CompareSettings, name: str, seed: int) -> Config:
             seed=seed,
         )
     imports = dict(cfg.get("custom_imports") or {"imports": []})
-    imports["imports"] = [*imports.get("imports", []), "tasks.benchmarks"]
+    imports["imports"] = [*imports.get("imports", []), "arsam.tasks.benchmarks"]
     cfg.custom_imports = imports
     cfg.custom_hooks = [*(cfg.get("custom_hooks") or []), dict(type="TrainingCurveHook")]
     cfg.experiment_name = f"{run_name(name, seed)}_{uuid.uuid4().hex[:8]}"

@@ -25,10 +25,10 @@ from mmengine.registry import MODELS
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-import tasks.classification  # noqa: F401  (registers the backbones)
-from core.registry import build_method
-from tasks.evidence.compared import BASE, check_names, is_two_pass, suite_optimizers
-from tasks.evidence.progress import Progress
+import arsam.tasks.classification  # noqa: F401  (registers the backbones)
+from arsam.core.registry import build_method
+from arsam.tasks.evidence.compared import BASE, check_names, is_two_pass, suite_optimizers
+from arsam.tasks.evidence.progress import Progress
 
 from .device import (
     environment,

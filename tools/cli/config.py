@@ -11,7 +11,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import OPTIMIZERS
 
-from core.mmengine_adapter import TWO_PASS_OPTIMIZERS
+from arsam.core.mmengine_adapter import TWO_PASS_OPTIMIZERS
 
 from .config_files import apply_cfg_options, read_config_file
 from .errors import UserError
@@ -125,8 +125,8 @@ def check_optimizer(cfg: Config) -> None:
             f"unknown optimizer {name!r} in optim_wrapper.optimizer. Two-pass optimizers: "
             f"{', '.join(sorted(TWO_PASS_OPTIMIZERS))} (with optim_wrapper type "
             "'SAMOptimWrapper' and constructor 'SAMOptimWrapperConstructor', and "
-            "'core.mmengine_adapter' in custom_imports); any torch optimizer such as 'SGD' or "
-            "'Adam' with type 'OptimWrapper'."
+            "'arsam.core.mmengine_adapter' in custom_imports); any torch optimizer such as "
+            "'SGD' or 'Adam' with type 'OptimWrapper'."
         )
     if optimizer.get("warmup_epochs") is not None and not _epoch_based(cfg.get("train_cfg")):
         raise UserError(
@@ -211,7 +211,7 @@ def enable_visualization(
 ) -> None:
     """Draw predictions with the config's visualization hook (``--show-dir``, ``--show``).
 
-    Classification configs without one get ``ClsVisualizationHook`` (tasks.classification).
+    Classification configs without one get ``ClsVisualizationHook`` (arsam.tasks.classification).
     """
     if interval is not None and interval < 1:
         raise UserError(f"--interval must be 1 or more (draw every N-th sample), got {interval}.")
@@ -231,7 +231,7 @@ def enable_visualization(
         raise UserError(
             f"{flags} draws the predictions with the config's visualization hook "
             "(default_hooks.visualization: MMPose's PoseVisualizationHook in the pose configs, "
-            "ClsVisualizationHook for configs that import tasks.classification), and this "
+            "ClsVisualizationHook for configs that import arsam.tasks.classification), and this "
             "config has neither. Add default_hooks.visualization to the config, or leave "
             f"{flags} out and save the predictions with --dump FILE.pkl."
         )
@@ -251,9 +251,9 @@ def enable_visualization(
 
 
 def imports_classification(cfg: Config) -> bool:
-    """Whether the config imports tasks.classification (its models give class predictions)."""
+    """Whether the config imports arsam.tasks.classification (its models give class predictions)."""
     imports = (cfg.get("custom_imports") or {}).get("imports") or []
-    return "tasks.classification" in ([imports] if isinstance(imports, str) else imports)
+    return "arsam.tasks.classification" in ([imports] if isinstance(imports, str) else imports)
 
 
 def enable_pose_badcase(cfg: Config, show: bool, wait_time: float, interval: int) -> None:

@@ -10,11 +10,11 @@ from typing import Any
 from mmengine.config import Config
 from mmengine.registry import MODEL_WRAPPERS, OPTIMIZERS, RUNNERS, STRATEGIES
 
-from core.arguments import check_grad_norm_type, check_max_grad_norm
-from core.mmengine_adapter import TWO_PASS_OPTIMIZERS
-from core.training_infra.clipping import check_clip_grad
-from core.training_infra.distributed import DEFAULT_MASTER_PORT, missing_launcher_variables
-from core.training_infra.nonfinite import (
+from arsam.core.arguments import check_grad_norm_type, check_max_grad_norm
+from arsam.core.mmengine_adapter import TWO_PASS_OPTIMIZERS
+from arsam.core.training_infra.clipping import check_clip_grad
+from arsam.core.training_infra.distributed import DEFAULT_MASTER_PORT, missing_launcher_variables
+from arsam.core.training_infra.nonfinite import (
     MAX_CONSECUTIVE_SKIPS,
     MAX_SKIPPED_FRACTION,
     check_skip_limits,

@@ -20,14 +20,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from core.training_infra.checkpoint_checks import CheckpointError
-from core.training_infra.checkpoint_hook import POINTER
-from core.training_infra.distributed import (
+from arsam.core.training_infra.checkpoint_checks import CheckpointError
+from arsam.core.training_infra.checkpoint_hook import POINTER
+from arsam.core.training_infra.distributed import (
     announce_stop,
     explain_collective_failure,
     is_collective_failure,
 )
-from core.training_infra.nonfinite import NonFiniteTrainingError
+from arsam.core.training_infra.nonfinite import NonFiniteTrainingError
 
 DEBUG_VARIABLE = "ARSAM_DEBUG"
 USER_ERROR_EXIT = 2

@@ -19,15 +19,15 @@ from mmengine.registry import STRATEGIES
 from mmengine.runner import FlexibleRunner
 from mmengine.runner.utils import _get_batch_size
 
-from core.mmengine_adapter.fsdp2_checks import check_fits_sharded_model
-from core.mmengine_adapter.fsdp2_strategy import FSDP2Strategy
-from core.mmengine_adapter.optimizer_identity import check_resume_plan
-from core.training_infra.checkpoint_checks import (
+from arsam.core.mmengine_adapter.fsdp2_checks import check_fits_sharded_model
+from arsam.core.mmengine_adapter.fsdp2_strategy import FSDP2Strategy
+from arsam.core.mmengine_adapter.optimizer_identity import check_resume_plan
+from arsam.core.training_infra.checkpoint_checks import (
     ALLOW_NONFINITE_KEY,
     check_finite_weights,
     check_resumable,
 )
-from core.training_infra.checkpoint_loading import load_checkpoint_safely
+from arsam.core.training_infra.checkpoint_loading import load_checkpoint_safely
 
 from .errors import config_errors, user_errors
 from .startup import check_start_checkpoint

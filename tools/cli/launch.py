@@ -9,7 +9,7 @@ from typing import Any
 
 from mmengine.config import DictAction
 
-from core.training_infra.distributed import LAUNCHERS
+from arsam.core.training_infra.distributed import LAUNCHERS
 
 from .errors import DEBUG_VARIABLE, UserError
 

@@ -17,9 +17,9 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import FlexibleRunner, Runner
 
-from core.training_infra.checkpoint_loading import is_remote
-from core.training_infra.distributed import prepare_cpu_distributed
-from core.training_infra.step_counts import run_step_counts
+from arsam.core.training_infra.checkpoint_loading import is_remote
+from arsam.core.training_infra.distributed import prepare_cpu_distributed
+from arsam.core.training_infra.step_counts import run_step_counts
 
 from .config_checks import check_config, check_work_dir
 from .errors import UserError, user_errors

@@ -13,15 +13,15 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from core.mmengine_adapter.optimizer_identity import check_resume_plan
-from core.training_infra.checkpoint_checks import (
+from arsam.core.mmengine_adapter.optimizer_identity import check_resume_plan
+from arsam.core.training_infra.checkpoint_checks import (
     ALLOW_NONFINITE_KEY,
     check_finite_weights,
     check_model_matches,
     check_resumable,
     find_resumable_checkpoint,
 )
-from core.training_infra.checkpoint_loading import load_checkpoint_safely
+from arsam.core.training_infra.checkpoint_loading import load_checkpoint_safely
 
 from .errors import config_errors, user_errors
 

@@ -40,6 +40,6 @@ for model in $MODELS; do
     done
 done
 
-"$PYTHON" -m tools.analysis_tools.collect_classification "$WORK_ROOT" --output "${WORK_ROOT}/results.md"
+"$PYTHON" -m arsam.tools.analysis_tools.collect_classification "$WORK_ROOT" --output "${WORK_ROOT}/results.md"
 echo "Table written to ${WORK_ROOT}/results.md"
 report_failures

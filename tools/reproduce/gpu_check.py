@@ -30,15 +30,15 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from tools.benchmarking.device import environment  # noqa: E402
-from tools.benchmarking.gpu_check.parts import (  # noqa: E402
+from arsam.tools.benchmarking.device import environment  # noqa: E402
+from arsam.tools.benchmarking.gpu_check.parts import (  # noqa: E402
     MIN_PART_S,
     PARTS,
     run_part,
     run_part_here,
 )
-from tools.benchmarking.gpu_check.report import write_report  # noqa: E402
-from tools.benchmarking.gpu_check.settings import (  # noqa: E402
+from arsam.tools.benchmarking.gpu_check.report import write_report  # noqa: E402
+from arsam.tools.benchmarking.gpu_check.settings import (  # noqa: E402
     DEFAULT_OUT,
     GPU_BUDGET_S,
     SCRIPT,

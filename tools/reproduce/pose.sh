@@ -42,7 +42,7 @@ for optimizer in $OPTIMIZERS; do
     configs+=("${CONFIG_DIR}/${FAMILY}_${optimizer}.py")
 done
 # Fail before hours of training if data or pretrained weights are missing.
-"$PYTHON" -m tasks.pose.prerequisites "${configs[@]}" || exit 2
+"$PYTHON" -m arsam.tasks.pose.prerequisites "${configs[@]}" || exit 2
 
 options=(${CFG_OPTIONS})
 if [[ "$AUTO_SCALE_LR" == 1 ]]; then
@@ -66,7 +66,7 @@ reference=()
 if [[ " $OPTIMIZERS " == *" sam "* ]]; then
     reference=(--reference sam)
 fi
-"$PYTHON" -m tools.analysis_tools.collect_pose "${runs[@]}" "${reference[@]}" \
+"$PYTHON" -m arsam.tools.analysis_tools.collect_pose "${runs[@]}" "${reference[@]}" \
     --out "${WORK_ROOT}/results.md"
 echo "Table written to ${WORK_ROOT}/results.md"
 report_failures

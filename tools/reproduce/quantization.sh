@@ -60,7 +60,7 @@ for bits in $BITS; do
             train_run "$name" "configs/quantization/${name}.py" "$work_dir" "$BATCH_PER_GPU" \
                 --cfg-options "${options[@]}" || continue
             if [[ "$EXPORT" == 1 && ! -f "${work_dir}/onnx_summary.txt" ]]; then
-                "$PYTHON" -m tasks.quantization.export_checkpoint "${work_dir}/${name}.py" \
+                "$PYTHON" -m arsam.tasks.quantization.export_checkpoint "${work_dir}/${name}.py" \
                     "$(cat "${work_dir}/last_checkpoint")" "${work_dir}/${name}.onnx" \
                     > "${work_dir}/onnx_summary.txt" \
                     || echo "!! ${name}: ONNX export failed (the run itself is kept)" >&2
@@ -69,6 +69,6 @@ for bits in $BITS; do
     done
 done
 
-"$PYTHON" -m tools.analysis_tools.collect_classification "$WORK_ROOT" --output "${WORK_ROOT}/results.md"
+"$PYTHON" -m arsam.tools.analysis_tools.collect_classification "$WORK_ROOT" --output "${WORK_ROOT}/results.md"
 echo "Table written to ${WORK_ROOT}/results.md"
 report_failures

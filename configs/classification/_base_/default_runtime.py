@@ -1,5 +1,6 @@
 custom_imports = dict(
-    imports=["core.mmengine_adapter", "tasks.classification"], allow_failed_imports=False
+    imports=["arsam.core.mmengine_adapter", "arsam.tasks.classification"],
+    allow_failed_imports=False,
 )
 
 default_hooks = dict(

@@ -1,7 +1,7 @@
 # The evidence workload digits_cnn_bn_sgd (tasks/evidence/workloads.py) as an MMEngine run:
 # 400 scikit-learn digits (all 1347 past 1k steps) with 40% of their labels moved to another
 # class, the small BatchNorm CNN, batch 32, a per-step cosine learning rate from the peak to 0.
-# Data, batch order, model and schedule are those of tasks.evidence.train_one, step for step
+# Data, batch order, model and schedule are those of arsam.tasks.evidence.train_one, step for step
 # (tests/evidence/test_config_workload.py checks the weights bit for bit), so the suite's
 # numbers are these configs' numbers. Everything except the optimizer; the leaves add it.
 #
@@ -23,7 +23,11 @@ rho = 0.45  # SAM's radius for the CNN on the 400 digits (the 1k horizon)
 evidence_cell_check = True  # tasks/evidence/config_check.py
 
 custom_imports = dict(
-    imports=["core.mmengine_adapter", "tasks.classification", "tasks.evidence.mmengine_plugins"],
+    imports=[
+        "arsam.core.mmengine_adapter",
+        "arsam.tasks.classification",
+        "arsam.tasks.evidence.mmengine_plugins",
+    ],
     allow_failed_imports=False,
 )
 

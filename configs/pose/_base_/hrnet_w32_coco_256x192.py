@@ -3,4 +3,6 @@
 # auto_scale_lr base 512, MSRA heatmap codec, flip test, CocoMetric, ImageNet-pretrained backbone.
 _base_ = "mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w32_8xb64-210e_coco-256x192.py"
 
-custom_imports = dict(imports=["core.mmengine_adapter", "tasks.pose"], allow_failed_imports=False)
+custom_imports = dict(
+    imports=["arsam.core.mmengine_adapter", "arsam.tasks.pose"], allow_failed_imports=False
+)

@@ -1,6 +1,10 @@
 _base_ = ["../../classification/_base_/default_runtime.py"]
 
 custom_imports = dict(
-    imports=["core.mmengine_adapter", "tasks.classification", "tasks.quantization"],
+    imports=[
+        "arsam.core.mmengine_adapter",
+        "arsam.tasks.classification",
+        "arsam.tasks.quantization",
+    ],
     allow_failed_imports=False,
 )

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tools.analysis_tools.work_dir_logs import read_records
+from arsam.tools.analysis_tools.work_dir_logs import read_records
 
 from ..tables import read_json, write_json
 from .settings import (
@@ -153,7 +153,7 @@ def part_sync(ctx: PartContext) -> dict[str, Any]:
     """Every two-pass method through the benchmark's sync checker, declared reads exempt."""
     import torch
 
-    from core import TWO_PASS_METHODS
+    from arsam.core import TWO_PASS_METHODS
 
     from ..cost import build_model, check_sync_free, make_batches, make_contestants, run_step
 
@@ -297,7 +297,7 @@ def train_each(
 def part_pose(ctx: PartContext) -> dict[str, Any]:
     """HRNet-W32 at 256x192 with Adam, SAM and ARSAM on generated COCO-format data."""
     data = os.path.join(ctx.out, "coco_synthetic") + os.sep
-    command = [sys.executable, "-m", "tasks.pose.synthetic_coco", "--out", data]
+    command = [sys.executable, "-m", "arsam.tasks.pose.synthetic_coco", "--out", data]
     command += ["--train", str(ctx.scale.images["pose"]), "--val", "2"]
     log = os.path.join(ctx.out, "data.log")
     code = run_command(command, log, ctx.seconds_left())
@@ -318,7 +318,7 @@ def part_pose(ctx: PartContext) -> dict[str, Any]:
 
 def part_quantization(ctx: PartContext) -> dict[str, Any]:
     """W4A4 ResNet-18 (Brevitas) with SGD, SAM and ARSAM on fake CIFAR-10 files."""
-    from tasks.classification.datasets.fake_cifar import make_fake_cifar
+    from arsam.tasks.classification.datasets.fake_cifar import make_fake_cifar
 
     data = os.path.join(ctx.out, "cifar10")
     make_fake_cifar(data, num_per_split=ctx.scale.images["quantization"])
@@ -346,7 +346,7 @@ def arsam_options(ctx: PartContext) -> dict[str, Any]:
 
 ACCURACY_CONFIG = """# Written by tools/reproduce/gpu_check.py: {base} on procedural images.
 _base_ = ["{base}"]
-imports = ["core.mmengine_adapter", "tasks.classification", "{module}"]
+imports = ["arsam.core.mmengine_adapter", "arsam.tasks.classification", "{module}"]
 custom_imports = dict(imports=imports, allow_failed_imports=False)
 data_preprocessor = dict(mean=[127.5, 127.5, 127.5], std=[64.0, 64.0, 64.0])
 model = dict(backbone=dict({backbone}))

@@ -16,7 +16,7 @@ TINY_ENV = "GPU_CHECK_TINY"  # set for the children of a tiny run
 LOG_TAIL_LINES = 15
 # (precision, channels_last): fp32 as the reference; NHWC where tensor cores run the convolutions.
 COST_MODES = (("fp32", False), ("bf16", True), ("fp16", True))
-PROCEDURAL_MODULE = "tasks.classification.datasets.procedural"
+PROCEDURAL_MODULE = "arsam.tasks.classification.datasets.procedural"
 ACCURACY_EPOCHS = 2
 # The runs of the training parts, in this order: the base optimizer (the reference), ARSAM,
 # then SAM (the most expensive, so the one a part running out of time loses).
