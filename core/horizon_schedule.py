@@ -14,7 +14,9 @@ With T known:
   where s = log(mean r of the last window / mean r of the window before) is a
   drift-free trend of r = ||PSF||_S / ||g||_S (its mean is 0 for a stationary series);
 - SAM steps spread evenly over the window (at the centres of q equal slots);
-- reuse: c = 1 until the next SAM step (``reuse_decay``=1, ``reuse_steps`` unbounded) of
+- reuse: c = 0.7^k on the k-th step after a SAM step, until the next one (``reuse_decay``=0.7,
+  ``reuse_steps`` unbounded; with SAM on one step in ten, a constant c = 1 drives the SGD MLP
+  off course at 50k steps: docs/benchmarks.md, "The budget: 0.10 against 0.25"), of
   PSF with its part along the SAM step's g fading out over training: PSF - u (PSF . g /
   ||g||^2) g at progress u = t / T (``reuse_component``='fading'; 'orthogonal' removes
   that part at every step, 'full' reuses PSF whole), the added term c PSF bounded to
@@ -45,7 +47,7 @@ DEFAULTS = dict(
     warmup_fraction=0.0,
     late_weight=0.0,
     adapt_gain=0.0,
-    reuse_decay=1.0,
+    reuse_decay=0.7,
     reuse_cap=0.7,
     reuse_component="fading",
 )

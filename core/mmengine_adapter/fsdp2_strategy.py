@@ -27,6 +27,7 @@ loaded as whole weights.
 from __future__ import annotations
 
 import atexit
+import datetime
 import os
 import shutil
 import time
@@ -229,7 +230,17 @@ def _leave_process_group() -> None:
     """Close the process groups before the interpreter exits.
 
     FSDP2's device mesh holds its own gloo group; left to the interpreter's teardown, it
-    could abort the process whose peer had already exited.
+    could abort the process whose peer had already exited. The ranks first wait for each
+    other (at most 60 s: a peer that died is the launcher's to report), so none closes a
+    connection another is still using.
     """
-    if torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
+    if not torch.distributed.is_initialized():
+        return
+    try:
+        if torch.distributed.get_backend() == "gloo":
+            torch.distributed.monitored_barrier(timeout=datetime.timedelta(seconds=60))
+        else:
+            torch.distributed.barrier()
+    except RuntimeError:
+        pass  # a peer is gone: close this rank's side all the same
+    torch.distributed.destroy_process_group()

@@ -1,7 +1,8 @@
 """Refuse, before training, an evidence config that names a suite cell's length but not its setup.
 
 A config of ``configs/evidence`` trains one cell of its workload when its run length, its
-model and data horizon and its radius are that cell's. The length is one option and the rest
+model and data horizon and its radius (the method's own, tasks/evidence/radius.py) are that
+cell's. The length is one option and the rest
 are others, so a run started with the length alone would train another setup than the
 suite's cell, and say nothing. ``preflight`` (called by tools/train.py for every package a
 config imports) names the missing options instead; ``evidence_cell_check=False`` in the config
@@ -13,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .radius import chosen_radius
 from .workloads import WORKLOADS, Workload
 
-# Optimizer wrappers whose optimizer takes SAM's radius.
+# Optimizer wrappers whose optimizer takes a radius (each method its own: radius.py).
 TWO_PASS_WRAPPERS = ("SAMOptimWrapper",)
 
 
@@ -43,9 +45,10 @@ def missing_cell_options(cfg: Mapping[str, Any]) -> tuple[str | None, dict[str, 
     if workload.data_at(dataset.get("horizon")) != workload.data_at(cell):
         options["train_dataloader.dataset.horizon"] = cell
     wrapper = cfg.get("optim_wrapper") or {}
-    rho = (wrapper.get("optimizer") or {}).get("rho")
-    if wrapper.get("type") in TWO_PASS_WRAPPERS and rho != workload.rho_at(cell):
-        options["optim_wrapper.optimizer.rho"] = workload.rho_at(cell)
+    optimizer = wrapper.get("optimizer") or {}
+    radius = chosen_radius(workload, cell, optimizer.get("type"))
+    if wrapper.get("type") in TWO_PASS_WRAPPERS and optimizer.get("rho") != radius:
+        options["optim_wrapper.optimizer.rho"] = radius
     return cell, options
 
 

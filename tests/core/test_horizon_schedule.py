@@ -45,16 +45,25 @@ def test_warmup_and_late_weight_shape_the_allocation() -> None:
     assert allocation_weight(0.0, 0.5) == 0.5 and allocation_weight(1.0, 0.5) == 1.5
 
 
-def test_psf_is_reused_with_c_1_until_the_next_sam_step() -> None:
+def test_psf_is_reused_with_a_weight_decaying_until_the_next_sam_step() -> None:
     schedule = HorizonSchedule(total_steps=100)
+    expected, since = [], None  # the k-th step after a SAM step mixes 0.7^k PSF (0 before any)
     coefficients = []
-    for step in range(20):
+    for step in range(40):
         sam = schedule.is_sam_step(step)
-        if not sam:  # a reuse step mixes c PSF: 0 before any SAM step, then 1
+        if sam:
+            since = 0
+        else:
+            since = None if since is None else since + 1
             coefficients.append(schedule.mixing_coefficient())
+            expected.append(0.0 if since is None else 0.7**since)
         schedule.commit(sam, step + 1)
-    first_sam = next(i for i, c in enumerate(coefficients) if c)
-    assert first_sam > 0 and all(c == 1.0 for c in coefficients[first_sam:])
+    assert any(expected) and coefficients == pytest.approx(expected)
+    constant = HorizonSchedule(total_steps=100, reuse_decay=1.0)  # the earlier default
+    for step in range(40):
+        sam = constant.is_sam_step(step)
+        constant.commit(sam, step + 1)
+    assert constant.mixing_coefficient() == 1.0
 
 
 def test_capped_coefficient_bounds_the_reused_term_by_the_gradient() -> None:
@@ -72,7 +81,11 @@ def test_capped_coefficient_bounds_the_reused_term_by_the_gradient() -> None:
 def test_a_reuse_step_adds_psf_at_most_cap_times_the_gradients_norm(cap, expected) -> None:
     param = torch.nn.Parameter(torch.zeros(2))
     opt = ARSAM(
-        [param], torch.optim.SGD, lr=0.0, total_steps=100, horizon_options=dict(reuse_cap=cap)
+        [param],
+        torch.optim.SGD,
+        lr=0.0,
+        total_steps=100,
+        horizon_options=dict(reuse_cap=cap, reuse_decay=1.0),  # c = 1 on this step
     )
     opt.state[param]["psf"] = torch.tensor([0.0, 20.0])
     opt.schedule.coefficient = 1.0

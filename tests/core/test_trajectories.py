@@ -15,7 +15,7 @@ from arsam.core import AESAM, ARSAM, ARSAMPaper, LateSAM, RandomSAM, TwoPassOpti
 
 SGD = torch.optim.SGD
 OPTIONS = dict(rho=0.05, lr=0.1, momentum=0.9)
-QUARTER = dict(budget=0.25)
+QUARTER = dict(budget=0.25, reuse_decay=1.0)
 # name: (SAM steps taken, every weight after 40 steps)
 RECORDED = {
     "paper": (
@@ -165,7 +165,7 @@ RECORDED = {
 }
 BUILDERS: dict[str, tuple[Callable[..., TwoPassOptimizer], int | None]] = {
     "paper": (lambda p: ARSAMPaper(p, SGD, warmup_steps=3, window=10, **OPTIONS), None),
-    # recorded with a budget of 0.25, the default then (now 0.10)
+    # recorded with the defaults then: a budget of 0.25, PSF reused at full weight
     "horizon": (lambda p: ARSAM(p, SGD, total_steps=40, horizon_options=QUARTER, **OPTIONS), None),
     "horizon_later": (lambda p: ARSAM(p, SGD, horizon_options=QUARTER, **OPTIONS), 40),
     "late": (lambda p: LateSAM(p, SGD, **OPTIONS), 40),

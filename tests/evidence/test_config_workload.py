@@ -14,7 +14,7 @@ from mmengine.registry import OPTIMIZERS
 from mmengine.runner import Runner
 
 import arsam.tools.train
-from arsam.tasks.evidence import get_workload, optimizer_spec, train_one, trainer
+from arsam.tasks.evidence import get_workload, optimizer_spec, radius, train_one, trainer
 from arsam.tasks.evidence.compared import BASE, build_optimizer
 from arsam.tasks.evidence.config_check import missing_cell_options
 from arsam.tasks.evidence.data import load_tensors
@@ -27,6 +27,7 @@ from arsam.tasks.evidence.mmengine_plugins import (
     preflight,
 )
 from arsam.tasks.evidence.models import build_model
+from arsam.tasks.evidence.radius import chosen_radius
 from arsam.tools.cli.errors import UserError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "evidence"
@@ -55,12 +56,11 @@ def run_options(config: str, steps: int, seed: int) -> dict[str, Any]:
     options: dict[str, Any] = {"train_cfg.max_iters": steps, "randomness.seed": seed}
     if steps == 10_000:
         options["train_dataloader.dataset.horizon"] = "10k"
-        if config != "sgd":
-            options["optim_wrapper.optimizer.rho"] = 0.6
     if steps == 50_000:
         options.update({"model.horizon": "50k", "train_dataloader.dataset.horizon": "50k"})
-        if config != "sgd":
-            options["optim_wrapper.optimizer.rho"] = 0.9
+    if steps in (10_000, 50_000) and config != "sgd":
+        horizon = HORIZON_OF[steps]
+        options["optim_wrapper.optimizer.rho"] = chosen_radius(WORKLOAD, horizon, LABELS[config])
     if config == "arsam_paper":
         options["optim_wrapper.optimizer.warmup_steps"] = math.ceil(3 * steps / 200)
         options["optim_wrapper.optimizer.seed"] = seed
@@ -86,6 +86,8 @@ def train_reference(
 
     monkeypatch.setattr(trainer, "build_model", keep)
     workload = dataclasses.replace(WORKLOAD, horizons={"t": STEPS})
+    # a short run of the 1k cell's setup, at each method's radius for that cell (the configs')
+    monkeypatch.setitem(radius.CHOSEN, (WORKLOAD.name, "t"), radius.CHOSEN[WORKLOAD.name, "1k"])
     record = train_one(workload, label, SEED, "t")
     return built[0].state_dict(), record
 
@@ -142,7 +144,7 @@ def workload_optimizer(label: str, steps: int, seed: int) -> torch.optim.Optimiz
     base_kwargs = {"lr": WORKLOAD.lr, **WORKLOAD.base_kwargs}
     params = [torch.zeros(1, requires_grad=True)]
     spec = optimizer_spec(label)
-    rho = WORKLOAD.rho_at(HORIZON_OF[steps])
+    rho = chosen_radius(WORKLOAD, HORIZON_OF[steps], label)
     optimizer, _ = build_optimizer(spec, params, WORKLOAD.base, base_kwargs, rho, steps, seed)
     return optimizer
 
@@ -215,15 +217,18 @@ def test_a_horizon_with_its_own_data_loads_that_data(horizon: str) -> None:
 
 
 def test_the_configs_header_names_each_horizons_radius() -> None:
-    header = (CONFIGS / "_base_" / "digits_cnn_bn.py").read_text()
-    assert Config.fromfile(CONFIGS / "_base_" / "digits_cnn_bn.py").rho == WORKLOAD.rho_at("1k")
-    for horizon in ("10k", "50k"):
-        option = f"optim_wrapper.optimizer.rho={WORKLOAD.rho_at(horizon)}"
-        assert option in header, f"the header should name {option} for the {horizon} horizon"
-        steps = WORKLOAD.steps(horizon)
-        assert run_options("sam", steps, 0)["optim_wrapper.optimizer.rho"] == WORKLOAD.rho_at(
-            horizon
-        )
+    lines = (CONFIGS / "_base_" / "digits_cnn_bn.py").read_text().splitlines()
+    header = " ".join(" ".join(line.lstrip("#").split()) for line in lines)
+    base = Config.fromfile(CONFIGS / "_base_" / "digits_cnn_bn.py")
+    sam, arsam = (
+        [chosen_radius(WORKLOAD, h, m) for h in ("1k", "10k", "50k")] for m in ("SAM", "ARSAM")
+    )
+    assert base.rho == sam[0]
+    assert "SAM {:g}, {:g} and {:g} at 1k, 10k and 50k".format(*sam) in header
+    assert "ARSAM {:g}, {:g} and {:g}".format(*arsam) in header
+    for config in ("arsam", "arsam_paper", "late_sam"):  # the others name their own 1k radius
+        cfg = Config.fromfile(CONFIGS / f"digits_cnn_bn_{config}.py")
+        assert cfg.optim_wrapper.optimizer.rho == chosen_radius(WORKLOAD, "1k", LABELS[config])
 
 
 def header_config(config: str, options: dict[str, Any]) -> Config:
@@ -256,7 +261,7 @@ def test_the_headers_options_pass_the_cell_check(config: str, steps: int) -> Non
             {
                 "model.horizon": "50k",
                 "train_dataloader.dataset.horizon": "50k",
-                "optim_wrapper.optimizer.rho": 0.9,
+                "optim_wrapper.optimizer.rho": 3.6,  # ARSAM's own radius for the cell
             },
         ),
     ],

@@ -20,7 +20,7 @@ TINY = Workload(
     lr=0.05,
     batch_size=16,
     rho=0.05,
-    horizons={"short": 40, "long": 5_000, "longer": 9_000},
+    horizons={"short": 40, "long": 20_000, "longer": 50_000},
 )
 
 
@@ -38,14 +38,14 @@ def test_grids_are_in_each_methods_own_units() -> None:
 
 def test_long_cells_select_on_a_held_out_horizon_with_their_own_model_and_data() -> None:
     shared = radius.selection_horizons(TINY)
-    # 5 000 and 9 000 steps both select on 2 000 steps of the same model and data: one run
+    # 20 000 and 50 000 steps both select on 10 000 steps of the same model and data: one run
     assert shared == {"short": "short", "long": "long", "longer": "long"}
     selection = radius.selection_workload(TINY)
     assert set(selection.horizons) == {"short", "long"}
-    assert selection.steps("short") == 40 and selection.steps("long") == 2_000
+    assert selection.steps("short") == 40 and selection.steps("long") == 10_000
     cnn = WORKLOADS["digits_cnn_bn_sgd"]
     held_out = radius.selection_horizon(cnn, "50k")
-    assert held_out.steps == 2_000 and held_out.model == "mlp"
+    assert held_out.steps == 10_000 and held_out.model == "mlp"
     assert held_out.data == cnn.data_at("50k") and held_out.rho == cnn.rho_at("50k")
     assert radius.selection_horizons(cnn) == {"1k": "1k", "10k": "10k", "50k": "50k"}
 
@@ -72,7 +72,7 @@ def test_the_rule_picks_the_best_mean_extends_at_an_edge_and_breaks_ties_low() -
         record("MomentumSAM", 0.2, 0, 0.65),
         record("MomentumSAM", 0.2, 1, 0.65),  # mean 0.65: the best, at the grid's top
     ]
-    one_cell = dataclasses.replace(TINY, horizons={"long": 5_000, "longer": 9_000})
+    one_cell = dataclasses.replace(TINY, horizons={"long": 20_000, "longer": 50_000})
     choice = radius.choose(records, [one_cell])
     cells = {(c["horizon"], c["method"]): c for c in choice["cells"]}
     assert cells["long", "SAM"]["rho"] == 0.2 and not cells["long", "SAM"]["at_edge"]

@@ -38,7 +38,13 @@ SMALL_ARSAM = dict(
     _delete_=True,
     type="SAMOptimWrapper",
     constructor="SAMOptimWrapperConstructor",
-    optimizer=dict(type="ARSAM", base_optimizer=dict(type="Adam", lr=2e-3), rho=0.05),
+    optimizer=dict(
+        type="ARSAM",
+        base_optimizer=dict(type="Adam", lr=2e-3),
+        rho=0.05,
+        # a few steps per run: half of them SAM steps (the default 0.10 would round to none)
+        horizon_options=dict(budget=0.5),
+    ),
 )
 # ARSAMPaper, the paper's schedule, sized for a few steps per epoch.
 SMALL_ARSAM_PAPER = dict(

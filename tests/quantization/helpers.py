@@ -65,4 +65,7 @@ def tiny_runner_cfg(config: str, work_dir: Path, iters: int = 4, **backbone: Any
     if "warmup_epochs" in cfg.optim_wrapper.optimizer:
         cfg.optim_wrapper.optimizer.pop("warmup_epochs")
         cfg.optim_wrapper.optimizer.warmup_steps = 1
+    if cfg.optim_wrapper.optimizer.get("type") == "ARSAM":
+        # a run of a few steps: half of them SAM steps (the default 0.10 would round to none)
+        cfg.optim_wrapper.optimizer.horizon_options = dict(budget=0.5)
     return cfg

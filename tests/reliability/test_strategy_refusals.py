@@ -13,7 +13,7 @@ from tests.reliability.test_user_errors import (  # noqa: F401  (the fixture for
     train_with,
 )
 
-SUPPORTED = ("DDPStrategy", "tools/dist_train.sh", "fully_shard")
+SUPPORTED = ("DDPStrategy", "tools/dist_train.sh", "fully_shard", "FSDP2Strategy")
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,13 @@ import matplotlib.pyplot as plt
 
 from .tables import column, markdown_table, write_json, write_text
 
+# ARSAM, SAM and the one-pass peer stand out; the other methods are thin coloured lines.
+_HIGHLIGHTED = {
+    "ARSAM": dict(color="black", linewidth=2.5),
+    "SAM": dict(color="grey", linewidth=2.5),
+    "MomentumSAM": dict(color="tab:red", linewidth=2.0, linestyle="--"),
+}
+
 
 def markdown(choice: Mapping[str, Any]) -> str:
     """One row per (workload, horizon, method): the chosen radius and the grid's accuracies."""
@@ -49,14 +56,16 @@ def robustness_figure(choice: Mapping[str, Any], workload: str) -> Any:
     cells = [c for c in choice["cells"] if c["workload"] == workload]
     horizons = list(dict.fromkeys(c["horizon"] for c in cells))
     methods = sorted({c["method"] for c in cells})
-    colours = {m: plt.cm.tab20(i % 20) for i, m in enumerate(methods)}
+    others = [m for m in methods if m not in _HIGHLIGHTED]
+    palette = [plt.cm.tab10(i) for i in (0, 1, 2, 4, 5, 6, 8, 9)]  # no red or grey
+    styles = {m: dict(color=palette[i % 8], linewidth=1.0) for i, m in enumerate(others)}
+    styles.update({m: s for m, s in _HIGHLIGHTED.items() if m in methods})
     figure, axes = plt.subplots(1, len(horizons), figsize=(5 * len(horizons), 4), squeeze=False)
     for ax, horizon in zip(axes.flat, horizons, strict=True):
         for cell in (c for c in cells if c["horizon"] == horizon):
             ratios = [rho / cell["sam_radius"] for rho, _ in cell["points"]]
             accuracy = [acc for _, acc in cell["points"]]
-            style = "--" if cell["method"] == "MomentumSAM" else "-"
-            ax.plot(ratios, accuracy, style, marker="o", color=colours[cell["method"]])
+            ax.plot(ratios, accuracy, marker="o", markersize=4, **styles[cell["method"]])
         first = next(c for c in cells if c["horizon"] == horizon)
         ax.set_xscale("log", base=2)
         ax.set_title(
@@ -65,7 +74,7 @@ def robustness_figure(choice: Mapping[str, Any], workload: str) -> Any:
         ax.set_xlabel("rho / SAM's radius for the cell")
         ax.set_ylabel("test accuracy (%), selection seeds")
         ax.grid(alpha=0.3)
-    handles = [plt.Line2D([], [], marker="o", color=colours[m], label=m) for m in methods]
+    handles = [plt.Line2D([], [], marker="o", label=m, **styles[m]) for m in methods]
     figure.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), frameon=False)
     figure.tight_layout(rect=(0, 0.12, 1, 1))
     return figure

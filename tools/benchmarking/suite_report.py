@@ -234,10 +234,12 @@ def accuracy_against_passes_figure(records: Iterable[Mapping[str, Any]]) -> Any:
     columns = min(3, count)
     rows_of_panels = (count + columns - 1) // columns
     figure, axes = plt.subplots(
-        rows_of_panels, columns, figsize=(5 * columns, 3.8 * rows_of_panels), squeeze=False
+        rows_of_panels, columns, figsize=(max(7, 5 * columns), 3.8 * rows_of_panels), squeeze=False
     )
     names = sorted({r["optimizer"] for block in grouped.values() for r in block})
-    colours = {name: plt.cm.tab10(i % 10) for i, name in enumerate(names)}
+    # tab20's strong colours first, then its light ones: up to 20 distinct names
+    shades = [*range(0, 20, 2), *range(1, 20, 2)]
+    colours = {name: plt.cm.tab20(shades[i % 20]) for i, name in enumerate(names)}
     for ax, ((workload, horizon), block) in zip(axes.flat, grouped.items(), strict=False):
         for r in block:
             ax.errorbar(
@@ -264,8 +266,10 @@ def accuracy_against_passes_figure(records: Iterable[Mapping[str, Any]]) -> Any:
             [], [], color="grey", linestyle=":", label=f"target: {MAX_PASSES} passes per step"
         )
     )
-    figure.legend(handles=handles, loc="lower center", ncol=min(len(handles), 9), frameon=False)
-    figure.tight_layout(rect=(0, 0.06, 1, 1))
+    ncol = min(len(handles), 3 if columns == 1 else 3 * columns)
+    legend_rows = math.ceil(len(handles) / ncol)
+    figure.legend(handles=handles, loc="lower center", ncol=ncol, frameon=False)
+    figure.tight_layout(rect=(0, min(0.4, 0.07 * legend_rows / rows_of_panels), 1, 1))
     return figure
 
 
