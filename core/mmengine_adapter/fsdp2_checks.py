@@ -12,10 +12,8 @@ from typing import Any
 
 from torch import nn
 
-from ..training_infra.checkpoint_checks import CheckpointError, state_dict_of
+from ..training_infra.checkpoint_checks import CheckpointError, raise_unless_fits, state_dict_of
 from .fsdp2_strategy import SHARDS_KEY
-
-_FIX = "Give the config the checkpoint was trained with, or a checkpoint of this config's model."
 
 
 def check_fits_sharded_model(model: nn.Module, checkpoint: dict[str, Any], path: str) -> None:
@@ -27,25 +25,12 @@ def check_fits_sharded_model(model: nn.Module, checkpoint: dict[str, Any], path:
         folder = os.path.dirname(os.path.abspath(path))
         saved = _shard_shapes(os.path.join(folder, shards["directory"]))
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    details = []
-    missing = [k for k in expected if k not in saved]
-    unexpected = [k for k in saved if k not in expected]
-    resized = [k for k in expected if k in saved and saved[k] != expected[k]]
-    if resized:
-        name = resized[0]
-        details.append(
-            f"{len(resized)} tensors differ in shape (e.g. {name}: {saved[name]} in the file, "
-            f"{expected[name]} in the model)"
-        )
-    if missing:
-        details.append(f"{len(missing)} of the model's tensors are absent (e.g. {missing[0]})")
-    if unexpected:
-        details.append(f"{len(unexpected)} tensors are not the model's (e.g. {unexpected[0]})")
-    if details:
-        raise CheckpointError(
-            f"checkpoint {path!r} was not written by the model of this config: "
-            f"{'; '.join(details)}. {_FIX}"
-        )
+    raise_unless_fits(
+        path,
+        [(k, saved[k], expected[k]) for k in expected if k in saved and saved[k] != expected[k]],
+        [k for k in expected if k not in saved],
+        [k for k in saved if k not in expected],
+    )
 
 
 def _shard_shapes(directory: str) -> dict[str, tuple[int, ...]]:

@@ -216,7 +216,6 @@ def check_model_matches(model: nn.Module, checkpoint: dict[str, Any], path: str)
     which follows and loads the same weights again.
     """
     module = getattr(model, "module", model)
-    details = []
     try:
         result = module.load_state_dict(state_dict_of(checkpoint), strict=False)
         missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
@@ -228,12 +227,27 @@ def check_model_matches(model: nn.Module, checkpoint: dict[str, Any], path: str)
                 f"({str(error).splitlines()[0]}). Give the config the checkpoint was trained "
                 "with, or a checkpoint of this config's model."
             ) from None
+        resized = [(name, _shape(found), _shape(expected)) for name, found, expected in resized]
+        missing, unexpected = [], []
+    else:
+        resized = []
+    raise_unless_fits(path, resized, missing, unexpected)
+
+
+def raise_unless_fits(
+    path: str,
+    resized: list[tuple[str, Any, Any]],
+    missing: list[str],
+    unexpected: list[str],
+) -> None:
+    """CheckpointError naming what differs, if anything does: (name, in file, in model) etc."""
+    details = []
+    if resized:
         name, found, expected = resized[0]
         details.append(
-            f"{len(resized)} tensors differ in shape (e.g. {name}: {_shape(found)} in the file, "
-            f"{_shape(expected)} in the model)"
+            f"{len(resized)} tensors differ in shape (e.g. {name}: {found} in the file, "
+            f"{expected} in the model)"
         )
-        missing, unexpected = [], []
     if missing:
         details.append(f"{len(missing)} of the model's tensors are absent (e.g. {missing[0]})")
     if unexpected:

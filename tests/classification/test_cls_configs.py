@@ -132,7 +132,6 @@ def test_digits_sgd_runner_two_iterations(tmp_path):
 def test_digits_two_pass_runner_trains_one_epoch(
     tmp_path, optimizer, batch_size, iterations, sam_fraction
 ):
-    pytest.importorskip("arsam.core.mmengine_adapter")
     name = f"digits_{optimizer}"
     work_dir = str(tmp_path / name)
     runner = _train_digits(name, work_dir, batch_size)

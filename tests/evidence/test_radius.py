@@ -7,21 +7,13 @@ import dataclasses
 import pytest
 import torch
 
-from arsam.tasks.evidence import DataSpec, Workload, radius, train_one
+from arsam.tasks.evidence import radius, train_one
 from arsam.tasks.evidence.workloads import WORKLOADS, Horizon
 
-TINY = Workload(
-    name="tiny",
-    data=DataSpec("digits", train_size=200, label_noise=0.2),
-    model="mlp",
-    model_kwargs={"hidden": 16},
-    base="SGD",
-    base_kwargs={"momentum": 0.9},
-    lr=0.05,
-    batch_size=16,
-    rho=0.05,
-    horizons={"short": 40, "long": 20_000, "longer": 50_000},
-)
+from .test_workloads import TINY as WORKLOADS_TINY
+
+# the tiny workload of test_workloads.py, with a short cell and two that select on 10 000 steps
+TINY = dataclasses.replace(WORKLOADS_TINY, horizons={"short": 40, "long": 20_000, "longer": 50_000})
 
 
 @pytest.fixture(autouse=True)
