@@ -21,6 +21,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def dist_train_two(config: str, work: str, *options: str) -> None:
+    """``tools/dist_train.sh CONFIG 2 --work-dir WORK [options]`` on gloo; fails on its stderr."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHON=sys.executable, PORT=str(free_port()))
+    done = subprocess.run(
+        ["bash", "tools/dist_train.sh", config, "2", "--work-dir", work, *options],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 @pytest.mark.parametrize("schedule", ["paper", "horizon"])
 def test_two_rank_gloo_run_agrees_on_every_decision(tmp_path, schedule: str) -> None:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=ROOT, MASTER_ADDR="127.0.0.1")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import torch
 from mmengine.runner import FlexibleRunner
@@ -13,7 +11,7 @@ from arsam.tools.cli.runs import RELIABILITY_HOOKS
 from arsam.tools.test import run as evaluate_tool
 from arsam.tools.train import run as train_tool
 from tests.adapter.conftest import CONFIG
-from tests.adapter.test_distributed import free_port
+from tests.adapter.test_distributed import dist_train_two
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLEXIBLE_CONFIG = os.path.join(ROOT, "tests", "distributed", "flexible_config.py")
@@ -35,17 +33,8 @@ def test_one_process_flexible_runner_trains_like_the_runner_and_evaluates(tmp_pa
 
 
 def test_ddp_strategy_on_two_gloo_processes_keeps_the_ranks_equal(tmp_path) -> None:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHON=sys.executable, PORT=str(free_port()))
     work = tmp_path / "work"
-    done = subprocess.run(
-        ["bash", "tools/dist_train.sh", FLEXIBLE_CONFIG, "2", "--work-dir", str(work)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    dist_train_two(FLEXIBLE_CONFIG, str(work))
     rank0 = torch.load(work / "rank0.pt", weights_only=True)
     rank1 = torch.load(work / "rank1.pt", weights_only=True)
     for rank in (0, 1):  # the config names the runner and its strategy

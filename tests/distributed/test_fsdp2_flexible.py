@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 import torch
 
-from tests.adapter.test_distributed import free_port
+from tests.adapter.test_distributed import dist_train_two
 
 from .test_fsdp2_checkpoint import assert_identical
 
@@ -29,16 +27,7 @@ CONFIG = os.path.join(ROOT, "tests", "distributed", "fsdp2_flexible_config.py")
 
 def launch(work: str, *options: str) -> None:
     """tools/dist_train.sh CONFIG 2 on gloo, in ``work``."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHON=sys.executable, PORT=str(free_port()))
-    done = subprocess.run(
-        ["bash", "tools/dist_train.sh", CONFIG, "2", "--work-dir", work, *options],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    dist_train_two(CONFIG, work, *options)
 
 
 @pytest.fixture(scope="module")

@@ -10,16 +10,15 @@ directory outside the checkout, where ``import arsam`` must resolve to the insta
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 import tomllib
 from packaging.requirements import Requirement
+
+from .venvs import clean_env, fresh_venv
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("arsam", "core", "tasks", "tools", "configs")
@@ -93,19 +92,8 @@ def test_installed_package_runs_the_readme_example(tmp_path: Path) -> None:
             source.mkdir(exist_ok=True)
             shutil.copy2(origin, source / name)
 
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    Path(purelib, "reuse_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    python, purelib = fresh_venv(tmp_path)
+    env = clean_env()
     subprocess.run(
         [
             *(str(python), "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps"),
